@@ -1,0 +1,140 @@
+import Logging
+
+/// Decides when a source's readings are a change, numbers the changes (`seq`),
+/// persists them, and publishes each new state to the ``GenerationHub``.
+///
+/// The rule is "when in doubt, report a change": a new generation, a source
+/// that doubts (lost records), a source that recovers from a failure, or a
+/// different source than before the restart all produce a new `seq`.
+public final class GenerationTracker: @unchecked Sendable {
+    // Unchecked: driven only by the source thread (and by the main thread
+    // before that thread starts).
+    private let store: StateStore
+    private let hub: GenerationHub
+    private let hasher: UUIDHasher?
+    private let logger: Logger
+    private let bootID: String
+    private var state: GenerationState
+    private var cursor: String?
+    private var failedSinceLastReading = false
+
+    public init(store: StateStore, hub: GenerationHub, hasher: UUIDHasher?, sourceName: String, logger: Logger) {
+        self.store = store
+        self.hub = hub
+        self.hasher = hasher
+        self.logger = logger
+        bootID = StateStore.currentBootID()
+        let saved = store.load { problem in logger.warning("ignoring saved state: \(problem)") }
+        if let saved, saved.bootID == bootID {
+            state = GenerationState(
+                generation: saved.generation, seq: saved.seq, uuidHash: saved.uuidHash, source: saved.source,
+                changedAtMilliseconds: saved.changedAtMilliseconds, instance: saved.instance, stale: true,
+                staleReason: "waiting for the first reading from \(sourceName)")
+            cursor = saved.cursor
+            logger.info(
+                "restored state",
+                metadata: ["seq": "\(saved.seq)", "generation": "\(saved.generation)", "source": "\(saved.source)"])
+        } else {
+            state = GenerationState(
+                generation: 0, seq: 0, uuidHash: nil, source: sourceName,
+                changedAtMilliseconds: MonotonicClock.wallMilliseconds(), instance: RandomBytes.hex(count: 8),
+                stale: true, staleReason: "waiting for the first reading from \(sourceName)")
+        }
+        hub.publish(state)
+    }
+
+    /// The current state (source thread only).
+    public var current: GenerationState { state }
+
+    /// Where `source` should resume, when the saved state came from the same source.
+    public func checkpoint(for source: any GenerationSource) -> SourceCheckpoint? {
+        guard state.seq > 0, state.source == source.name else { return nil }
+        return SourceCheckpoint(generation: state.generation, cursor: cursor)
+    }
+
+    /// Applies one event from `source`.
+    public func handle(_ event: SourceEvent, from source: any GenerationSource) {
+        switch event {
+        case .reading(let reading):
+            apply(reading, from: source)
+        case .failure(let reason):
+            sourceFailed(reason)
+        }
+    }
+
+    /// Marks the state stale: the source failed and the last state is all genidd knows.
+    public func sourceFailed(_ reason: String) {
+        failedSinceLastReading = true
+        guard !state.stale || state.staleReason != reason else { return }
+        logger.error("source failing; serving the last state as stale", metadata: ["problem": "\(reason)"])
+        state.stale = true
+        state.staleReason = reason
+        hub.publish(state)
+    }
+
+    private func apply(_ reading: SourceReading, from source: any GenerationSource) {
+        var reasons: [String] = []
+        if state.seq == 0 {
+            reasons.append("first reading")
+        } else if state.source != source.name {
+            reasons.append("source changed from \(state.source) to \(source.name)")
+        } else if reading.generation != state.generation {
+            reasons.append("generation \(state.generation) -> \(reading.generation)")
+        }
+        if let doubt = reading.doubt {
+            reasons.append(doubt)
+        }
+        if failedSinceLastReading {
+            reasons.append("the source recovered from a failure, so a change may have been missed")
+        }
+        failedSinceLastReading = false
+        let wasStale = state.stale
+        let cursorMoved = reading.cursor != cursor
+        cursor = reading.cursor
+        state.stale = false
+        state.staleReason = nil
+        state.source = source.name
+        if !reasons.isEmpty {
+            state.seq += 1
+            state.generation = reading.generation
+            state.changedAtMilliseconds = MonotonicClock.wallMilliseconds()
+            state.uuidHash = currentUUIDHash()
+            logger.notice(
+                "generation change reported",
+                metadata: [
+                    "seq": "\(state.seq)", "generation": "\(state.generation)",
+                    "reason": "\(reasons.joined(separator: "; "))",
+                ])
+        } else if wasStale {
+            logger.info("source healthy", metadata: ["source": "\(source.name)", "seq": "\(state.seq)"])
+        }
+        if !reasons.isEmpty || cursorMoved || wasStale {
+            persist()
+        }
+        if !reasons.isEmpty || wasStale {
+            hub.publish(state)
+        }
+    }
+
+    private func currentUUIDHash() -> String? {
+        guard let hasher else { return nil }
+        do {
+            return try hasher.hash()
+        } catch {
+            logger.error("uuid_hash unavailable", metadata: ["problem": "\(error)"])
+            return nil
+        }
+    }
+
+    private func persist() {
+        let saved = PersistedState(
+            bootID: bootID, instance: state.instance, seq: state.seq, generation: state.generation,
+            source: state.source, cursor: cursor, changedAtMilliseconds: state.changedAtMilliseconds,
+            uuidHash: state.uuidHash)
+        do {
+            try store.save(saved)
+        } catch {
+            logger.error("cannot save state", metadata: ["problem": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Crypto
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Turns the VM generation UUID in `--uuid-file` into the only form genidd
+/// ever exposes: `sha256:` + hex HMAC-SHA256(key, "genidd-uuid-v1:" + U), where
+/// U is the canonical lowercase 36-character text form.
+///
+/// The raw UUID is read straight into a ``SecretBuffer`` and wiped before
+/// ``hash()`` returns. Errors never quote the file's contents.
+public final class UUIDHasher: @unchecked Sendable {
+    // Unchecked: used only from the source thread, one call at a time.
+    private let path: String
+    private let key: SymmetricKey
+    private let secret: SecretBuffer
+    private static let domain = Array("genidd-uuid-v1:".utf8)
+
+    /// - Parameters:
+    ///   - uuidFile: a file holding the UUID as text or as 16 raw bytes (GUID layout).
+    ///   - key: the exact bytes of `--hash-key-file` (empty when not given).
+    public init(uuidFile: String, key: [UInt8]) throws {
+        path = uuidFile
+        self.key = SymmetricKey(data: key)
+        secret = try SecretBuffer()
+    }
+
+    /// Reads the UUID file now and returns its keyed hash.
+    public func hash() throws -> String {
+        defer { secret.wipe() }
+        let buffer = secret.bytes
+        // Layout inside the page: [0, 128) raw file bytes, [128, 128+15+36) message.
+        let rawCapacity = 128
+        let length = try readRaw(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<rawCapacity]))
+        let messageStart = rawCapacity
+        for (index, byte) in Self.domain.enumerated() {
+            buffer[messageStart + index] = byte
+        }
+        let textStart = messageStart + Self.domain.count
+        let text = UnsafeMutableRawBufferPointer(rebasing: buffer[textStart..<(textStart + 36)])
+        let raw = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
+        if length == 16 {
+            Self.formatGUID(raw, into: text)
+        } else {
+            try Self.canonicalizeText(raw, into: text, path: path)
+        }
+        var mac = HMAC<SHA256>(key: key)
+        mac.update(data: UnsafeRawBufferPointer(rebasing: buffer[messageStart..<(textStart + 36)]))
+        let code = mac.finalize()
+        return "sha256:" + Hex.encode(Array(code))
+    }
+
+    private func readRaw(into destination: UnsafeMutableRawBufferPointer) throws -> Int {
+        let fd = try retryingEINTR("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
+        defer { close(fd) }
+        var filled = 0
+        while filled < destination.count {
+            let count = try retryingEINTR("read", path: path) {
+                read(fd, destination.baseAddress! + filled, destination.count - filled)
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        if filled == destination.count {
+            throw UUIDFileError(path: path, problem: "is larger than a UUID")
+        }
+        return filled
+    }
+
+    /// 16 bytes in the GUID memory layout (first three fields little-endian) as text.
+    static func formatGUID(_ raw: UnsafeRawBufferPointer, into text: UnsafeMutableRawBufferPointer) {
+        let order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15]
+        let digits = Array("0123456789abcdef".utf8)
+        var out = 0
+        for (position, index) in order.enumerated() {
+            if position == 4 || position == 6 || position == 8 || position == 10 {
+                text[out] = UInt8(ascii: "-")
+                out += 1
+            }
+            text[out] = digits[Int(raw[index] >> 4)]
+            text[out + 1] = digits[Int(raw[index] & 0x0f)]
+            out += 2
+        }
+    }
+
+    /// Text in any case with surrounding whitespace, checked and lowercased.
+    static func canonicalizeText(
+        _ raw: UnsafeRawBufferPointer, into text: UnsafeMutableRawBufferPointer, path: String
+    ) throws {
+        var start = 0
+        var end = raw.count
+        while start < end, isSpace(raw[start]) { start += 1 }
+        while end > start, isSpace(raw[end - 1]) { end -= 1 }
+        guard end - start == 36 else {
+            throw UUIDFileError(path: path, problem: "does not hold a UUID (36 characters or 16 bytes)")
+        }
+        for offset in 0..<36 {
+            let byte = raw[start + offset]
+            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
+                guard byte == UInt8(ascii: "-") else {
+                    throw UUIDFileError(path: path, problem: "does not hold a UUID (misplaced hyphens)")
+                }
+                text[offset] = byte
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"):
+                text[offset] = byte
+            case UInt8(ascii: "A")...UInt8(ascii: "F"):
+                text[offset] = byte + 32
+            default:
+                throw UUIDFileError(path: path, problem: "does not hold a UUID (non-hex character)")
+            }
+        }
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0d).contains(byte)
+    }
+}
+
+/// A UUID file that cannot be used. The message names the file, never its contents.
+public struct UUIDFileError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let problem: String
+    public var description: String { "\(path): \(problem)" }
+}

@@ -1,0 +1,21 @@
+/// Parses durations given on the command line: `15` or `15s` (seconds),
+/// `1.5s`, or `250ms`.
+enum DurationArgument {
+    /// Milliseconds, or nil when `text` is not a duration.
+    static func milliseconds(_ text: String) -> Int? {
+        var number = Substring(text)
+        var scale = 1000.0
+        if number.hasSuffix("ms") {
+            number = number.dropLast(2)
+            scale = 1
+        } else if number.hasSuffix("s") {
+            number = number.dropLast()
+        }
+        guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+            let value = Double(number), value.isFinite
+        else { return nil }
+        let milliseconds = value * scale
+        guard milliseconds >= 1, milliseconds <= 86_400_000 else { return nil }
+        return Int(milliseconds.rounded())
+    }
+}

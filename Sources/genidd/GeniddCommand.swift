@@ -1,0 +1,20 @@
+import ArgumentParser
+
+/// The `genidd` command: subcommands for the daemon (and, later, its clients).
+struct GeniddCommand: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "genidd",
+        abstract: "Tell every process on a VM, within milliseconds, that the VM was restored or cloned.",
+        discussion: """
+            genidd watches the VM generation counter (VMClock, sysgenid, vmgenid or the \
+            kernel log) and serves it over HTTP on loopback and a Unix socket, so that \
+            processes and containers reseed RNGs, rotate secrets and regenerate unique \
+            IDs after a snapshot restore.
+            """,
+        version: "genidd \(version)",
+        subcommands: [ServeCommand.self],
+        defaultSubcommand: nil
+    )
+}

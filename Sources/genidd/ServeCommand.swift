@@ -1,0 +1,178 @@
+import ArgumentParser
+import GeniddCore
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `genidd serve`: runs the daemon.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Watch the VM generation counter and serve it over HTTP.",
+        discussion: """
+            Every option can also be set with an environment variable named GENIDD_ and \
+            the option in capitals (GENIDD_SOURCE, GENIDD_LISTEN=addr1,addr2, ...). The \
+            command line wins over the environment.
+
+            Stops cleanly on SIGTERM or SIGINT: SSE streams end, waiting long-polls are \
+            answered, and the process exits 0.
+            """
+    )
+
+    @Option(help: "Where the generation comes from: auto, kmsg, or file:PATH. (GENIDD_SOURCE)")
+    var source: String?
+
+    @Option(help: "TCP address to listen on, HOST:PORT (repeatable; port 0 picks a free one). (GENIDD_LISTEN)")
+    var listen: [String] = []
+
+    @Flag(help: "Do not listen on TCP at all (Unix socket only). (GENIDD_NO_TCP=1)")
+    var noTcp = false
+
+    @Option(help: "Unix socket path (default: STATE_DIR/genidd.sock). (GENIDD_UNIX)")
+    var unix: String?
+
+    @Flag(help: "Do not listen on a Unix socket. (GENIDD_NO_UNIX=1)")
+    var noUnix = false
+
+    @Option(help: "Permissions of the Unix socket, octal. (GENIDD_UNIX_MODE)")
+    var unixMode: String?
+
+    @Option(help: "Group owning the Unix socket, name or number. (GENIDD_UNIX_GROUP)")
+    var unixGroup: String?
+
+    @Option(help: "State directory: saved seq, lock, default socket. (GENIDD_STATE_DIR)")
+    var stateDir: String?
+
+    @Option(help: "Interval of SSE keepalive comments: 15, 15s or 500ms. (GENIDD_HEARTBEAT)")
+    var heartbeat: String?
+
+    @Option(help: "File holding the VM generation UUID (text or 16 raw bytes); only its keyed hash is served. (GENIDD_UUID_FILE)")
+    var uuidFile: String?
+
+    @Option(help: "Key for the uuid_hash HMAC: the file's exact bytes. (GENIDD_HASH_KEY_FILE)")
+    var hashKeyFile: String?
+
+    @Option(help: "Open connections beyond which requests get 503. (GENIDD_MAX_CONNECTIONS)")
+    var maxConnections: Int?
+
+    @Option(help: "HTTP worker threads per listener (default: one per CPU). (GENIDD_THREADS)")
+    var threads: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. (GENIDD_LOG_LEVEL)")
+    var logLevel: String?
+
+    @Option(help: "text or json. (GENIDD_LOG_FORMAT)")
+    var logFormat: String?
+
+    @Option(help: .hidden)
+    var probeRoot: String?
+
+    func run() throws {
+        let environment = Environment()
+        let level = try resolveLogLevel(environment)
+        let format = try resolveLogFormat(environment)
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level) }
+        let logger = Logger(label: "genidd")
+        let configuration = try makeConfiguration(environment)
+        do {
+            try Daemon(configuration: configuration, logger: logger).run()
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    func makeConfiguration(_ environment: Environment) throws -> DaemonConfiguration {
+        var configuration = DaemonConfiguration()
+        if let text = source ?? environment["SOURCE"] {
+            do {
+                configuration.source = try SourceSpec(parsing: text)
+            } catch {
+                throw ValidationError("--source: \(error)")
+            }
+        }
+        if let directory = stateDir ?? environment["STATE_DIR"] {
+            guard !directory.isEmpty else { throw ValidationError("--state-dir must not be empty") }
+            configuration.stateDirectory = directory
+        }
+        let addresses = listen.isEmpty ? (environment["LISTEN"]?.split(separator: ",").map(String.init) ?? []) : listen
+        if !addresses.isEmpty {
+            configuration.listen = try addresses.map { text in
+                do { return try ListenAddress(parsing: text) } catch { throw ValidationError("\(error)") }
+            }
+        }
+        if noTcp || environment.flag("NO_TCP") {
+            configuration.listen = []
+        }
+        if noUnix || environment.flag("NO_UNIX") {
+            configuration.unixSocket = nil
+        } else {
+            configuration.unixSocket = unix ?? environment["UNIX"] ?? configuration.stateDirectory + "/genidd.sock"
+        }
+        if configuration.listen.isEmpty && configuration.unixSocket == nil {
+            throw ValidationError("--no-tcp and --no-unix together leave nothing to listen on")
+        }
+        if let text = unixMode ?? environment["UNIX_MODE"] {
+            guard let mode = UInt32(text, radix: 8), mode <= 0o777 else {
+                throw ValidationError("--unix-mode must be octal permissions such as 0660, got '\(text)'")
+            }
+            configuration.unixSocketMode = mode
+        }
+        if let text = unixGroup ?? environment["UNIX_GROUP"] {
+            configuration.unixSocketGroup = try Self.groupID(text)
+        }
+        if let text = heartbeat ?? environment["HEARTBEAT"] {
+            guard let milliseconds = DurationArgument.milliseconds(text) else {
+                throw ValidationError("--heartbeat must be a duration such as 15, 15s or 500ms, got '\(text)'")
+            }
+            configuration.heartbeatMilliseconds = milliseconds
+        }
+        configuration.uuidFile = uuidFile ?? environment["UUID_FILE"]
+        configuration.hashKeyFile = hashKeyFile ?? environment["HASH_KEY_FILE"]
+        if let value = try maxConnections ?? environment.integer("MAX_CONNECTIONS", flag: "--max-connections") {
+            guard (1...1_000_000).contains(value) else {
+                throw ValidationError("--max-connections must be between 1 and 1000000, got \(value)")
+            }
+            configuration.maxConnections = value
+        }
+        if let value = try threads ?? environment.integer("THREADS", flag: "--threads") {
+            guard (1...256).contains(value) else {
+                throw ValidationError("--threads must be between 1 and 256, got \(value)")
+            }
+            configuration.threads = value
+        }
+        if let root = probeRoot ?? environment["PROBE_ROOT"] {
+            configuration.probe = SourceProbe(deviceRoot: root + "/dev", sysfsRoot: root + "/sys")
+        }
+        return configuration
+    }
+
+    private func resolveLogLevel(_ environment: Environment) throws -> Logger.Level {
+        guard let text = logLevel ?? environment["LOG_LEVEL"] else { return .info }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            let names = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--log-level must be one of \(names), got '\(text)'")
+        }
+        return level
+    }
+
+    private func resolveLogFormat(_ environment: Environment) throws -> LineLogHandler.Format {
+        guard let text = logFormat ?? environment["LOG_FORMAT"] else { return .text }
+        guard let format = LineLogHandler.Format(rawValue: text.lowercased()) else {
+            throw ValidationError("--log-format must be text or json, got '\(text)'")
+        }
+        return format
+    }
+
+    private static func groupID(_ text: String) throws -> gid_t {
+        if let number = gid_t(text) {
+            return number
+        }
+        guard let entry = getgrnam(text) else {
+            throw ValidationError("--unix-group: no group named '\(text)'")
+        }
+        return entry.pointee.gr_gid
+    }
+}
