@@ -48,7 +48,10 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Interval of SSE keepalive comments: 15, 15s or 500ms. (GENIDD_HEARTBEAT)")
     var heartbeat: String?
 
-    @Option(help: "File holding the VM generation UUID (text or 16 raw bytes); only its keyed hash is served. (GENIDD_UUID_FILE)")
+    @Option(
+        help:
+            "File holding the VM generation UUID (text or 16 raw bytes); only its keyed hash is served. (GENIDD_UUID_FILE)"
+    )
     var uuidFile: String?
 
     @Option(help: "Key for the uuid_hash HMAC: the file's exact bytes. (GENIDD_HASH_KEY_FILE)")

@@ -65,7 +65,8 @@ public final class Daemon {
         }
         let sweeper = try Sweeper(hub: hub)
         try runner.start()
-        logger.notice("ready", metadata: ["seq": "\(tracker.current.seq)", "generation": "\(tracker.current.generation)"])
+        logger.notice(
+            "ready", metadata: ["seq": "\(tracker.current.seq)", "generation": "\(tracker.current.generation)"])
 
         let signalNumber = Self.waitForTerminationSignal()
         logger.notice("shutting down", metadata: ["signal": "\(signalNumber)"])
@@ -102,7 +103,8 @@ public final class Daemon {
         do {
             _ = try hasher.hash()
         } catch {
-            logger.warning("--uuid-file is not usable yet; uuid_hash stays null until it is", metadata: ["problem": "\(error)"])
+            logger.warning(
+                "--uuid-file is not usable yet; uuid_hash stays null until it is", metadata: ["problem": "\(error)"])
         }
         return hasher
     }

@@ -14,7 +14,8 @@ public struct LongPollRequest: Sendable, Equatable {
             guard !wait.isEmpty, wait.count <= 20, wait.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
                 let value = UInt64(wait)
             else {
-                throw HTTPProblem(status: 400, detail: "wait must be a seq value (a non-negative integer), got '\(wait.prefix(40))'")
+                throw HTTPProblem(
+                    status: 400, detail: "wait must be a seq value (a non-negative integer), got '\(wait.prefix(40))'")
             }
             waitSeq = value
         } else {
@@ -23,7 +24,8 @@ public struct LongPollRequest: Sendable, Equatable {
         if let timeout {
             guard let milliseconds = Self.parseSeconds(timeout), milliseconds <= Self.maximumTimeout else {
                 throw HTTPProblem(
-                    status: 400, detail: "timeout must be a number of seconds from 0 to 300, got '\(timeout.prefix(40))'")
+                    status: 400,
+                    detail: "timeout must be a number of seconds from 0 to 300, got '\(timeout.prefix(40))'")
             }
             timeoutMilliseconds = milliseconds
         } else {

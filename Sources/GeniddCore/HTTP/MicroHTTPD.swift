@@ -260,22 +260,31 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
                 method: method.map { String(cString: $0) } ?? "",
                 path: url.map { String(cString: $0) } ?? "/", listener: daemon.listener)
             requestContext.pointee = Unmanaged.passRetained(request).toOpaque()
+            // A declared body over the limit is refused now: libmicrohttpd cannot
+            // queue a response once it is reading the body.
+            let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
+                .flatMap { Int(String(cString: $0)) }
+            if let declared, declared > daemon.handler.maximumBodyBytes {
+                request.bodyBytes = declared
+                request.answered = true
+                return daemon.handler.respond(to: request, on: HTTPConnection(pointer: connection))
+                    ? MHD_Result.YES : MHD_Result.NO
+            }
             return MHD_Result.YES
         }
         let request = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
         if uploadSize.pointee > 0 {
             request.bodyBytes += uploadSize.pointee
             uploadSize.pointee = 0
-            // Answer (413) as soon as a body passes the limit instead of reading it all.
-            if request.answered || request.bodyBytes <= daemon.handler.maximumBodyBytes {
-                return MHD_Result.YES
-            }
+            // A chunked body that grows past the limit: stop reading and close.
+            return request.bodyBytes > daemon.handler.maximumBodyBytes ? MHD_Result.NO : MHD_Result.YES
         }
         if request.answered {
             return MHD_Result.YES
         }
         request.answered = true
-        return daemon.handler.respond(to: request, on: HTTPConnection(pointer: connection)) ? MHD_Result.YES : MHD_Result.NO
+        return daemon.handler.respond(to: request, on: HTTPConnection(pointer: connection))
+            ? MHD_Result.YES : MHD_Result.NO
     }
 
     private static let completedHandler: MHD_RequestCompletedCallback = { _, _, requestContext, _ in

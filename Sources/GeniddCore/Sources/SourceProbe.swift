@@ -68,7 +68,8 @@ public struct SourceProbe: Sendable {
                     + vmgenidDriverDirectories.joined(separator: " and ")
                     + "), so the kernel never logs VM forks")
         } else if access(kmsgPath, R_OK) != 0 {
-            findings.append("kmsg: the vmgenid driver is bound but \(kmsgPath) is not readable (\(SystemError("access")))")
+            findings.append(
+                "kmsg: the vmgenid driver is bound but \(kmsgPath) is not readable (\(SystemError("access")))")
         } else {
             return Choice(
                 source: KmsgSource(path: kmsgPath, warn: warn),

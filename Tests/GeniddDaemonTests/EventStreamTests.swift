@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+extension DaemonTests {
+    @Suite("Server-Sent Events: GET /v1/events")
+    struct EventStream {
+        @Test("retry, the current state, then one event per change")
+        func initialAndChanges() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory, value: "3")
+            let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            let stream = try EventStreamClient(daemon.tcp)
+            #expect(stream.status == 200)
+            #expect(stream.headers.first { $0.0 == "Content-Type" }?.1 == "text/event-stream")
+            let first = try #require(stream.nextEvent(timeout: 5))
+            #expect(stream.retry != nil)
+            #expect(first.event == "generation")
+            #expect(first.id == "1")
+            #expect(first.json["generation"] as? Int == 3)
+            let rest = try request(daemon.tcp, "/v1/generation")
+            #expect(first.data + "\n" == rest.text, "SSE data is the same JSON as GET /v1/generation")
+
+            for value in 4...6 {
+                try counter.write("\(value)")
+                let event = try #require(stream.nextEvent(timeout: 5))
+                #expect(event.event == "generation")
+                #expect(event.id == "\(value - 2)")
+                #expect(event.json["generation"] as? Int == value)
+                #expect(event.json["seq"] as? Int == value - 2)
+            }
+            #expect(stream.nextEvent(timeout: 0.3) == nil, "no event without a change")
+        }
+
+        @Test("Last-Event-ID equal to the current seq skips the initial event; an older one gets it")
+        func resume() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory, value: "1")
+            let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            let current = try EventStreamClient(daemon.unix, headers: [("Last-Event-ID", "1")])
+            #expect(current.nextEvent(timeout: 0.4) == nil)
+            #expect(current.retry != nil)
+            let behind = try EventStreamClient(daemon.unix, headers: [("Last-Event-ID", "0")])
+            #expect(behind.nextEvent(timeout: 5)?.id == "1")
+            try counter.write("2")
+            #expect(current.nextEvent(timeout: 5)?.id == "2")
+            #expect(behind.nextEvent(timeout: 5)?.id == "2")
+        }
+
+        @Test("keepalive comments arrive at the --heartbeat interval")
+        func heartbeat() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory)
+            let daemon = try DaemonProcess(
+                directory: directory, arguments: ["--source", counter.sourceArgument, "--heartbeat", "200ms"])
+            let stream = try EventStreamClient(daemon.tcp)
+            _ = stream.nextEvent(timeout: 5)
+            let start = Date()
+            #expect(stream.waitForComments(3, timeout: 5))
+            let elapsed = Date().timeIntervalSince(start)
+            #expect(stream.comments.prefix(3).allSatisfy { $0 == "keepalive" })
+            #expect(elapsed > 0.3 && elapsed < 2.5, "3 heartbeats took \(elapsed) s")
+        }
+
+        @Test("two hundred concurrent subscribers all receive a change")
+        func twoHundredSubscribers() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory, value: "10")
+            let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            let streams = try (0..<200).map { index in
+                try EventStreamClient(index % 2 == 0 ? daemon.tcp : daemon.unix)
+            }
+            for stream in streams {
+                #expect(stream.nextEvent(timeout: 5)?.id == "1")
+            }
+            try counter.write("11")
+            var received = 0
+            for stream in streams where stream.nextEvent(timeout: 5)?.json["generation"] as? Int == 11 {
+                received += 1
+            }
+            #expect(received == 200)
+        }
+
+        @Test("subscribers that went away are freed by the heartbeat")
+        func deadSubscribersFreed() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory)
+            let daemon = try DaemonProcess(
+                directory: directory,
+                arguments: ["--source", counter.sourceArgument, "--heartbeat", "100ms", "--max-connections", "20"])
+            for _ in 0..<3 {
+                // 20 subscribers connect and vanish; if they were not freed the next round would hit the limit.
+                var streams = try (0..<20).map { _ in try EventStreamClient(daemon.tcp) }
+                #expect(streams.allSatisfy { $0.status == 200 })
+                streams.removeAll()
+                Thread.sleep(forTimeInterval: 0.6)
+            }
+            let reply = try request(daemon.tcp, "/v1/generation")
+            #expect(reply.status == 200)
+        }
+    }
+}

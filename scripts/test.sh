@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine and runs genidd's whole test suite: the
+# format check, then every Swift test (unit tests and tests that start the
+# real daemon and talk HTTP to it). Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+echo "test: swift format lint --strict" >&2
+swift format lint --strict --recursive Package.swift Sources Tests
+
+echo "test: building" >&2
+swift build --build-tests 2>&1 | tail -n 3
+echo "test: swift test" >&2
+swift test --skip-build
