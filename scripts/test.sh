@@ -12,4 +12,12 @@ swift format lint --strict --recursive Package.swift Sources Tests
 echo "test: building" >&2
 swift build --build-tests 2>&1 | tail -n 3
 echo "test: swift test" >&2
-swift test --skip-build
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+swift test --skip-build 2>&1 | tee "$log" || status=$?
+# One plain closing line for CI: "N passed, N failed" from Swift Testing's summary.
+total=$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} in .*/\1/p' "$log" | tail -n 1)
+failed=$(grep -c '^✘ Test .* failed' "$log" || true)
+echo "genidd: $((${total:-0} - failed)) passed, $failed failed"
+exit "$status"

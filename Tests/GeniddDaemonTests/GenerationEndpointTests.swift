@@ -98,6 +98,10 @@ extension DaemonTests {
                 #expect(reply.json["status"] as? Int == 400)
                 #expect((reply.json["detail"] as? String)?.isEmpty == false)
             }
+            let hugeHeader = try request(
+                daemon.tcp, "/v1/generation", headers: [("X-Padding", String(repeating: "a", count: 6000))])
+            #expect(hugeHeader.status == 431)
+
             let head = try request(daemon.tcp, "/v1/generation", method: "HEAD")
             #expect(head.status == 200)
         }

@@ -49,7 +49,7 @@ public final class Daemon {
         let settings = MicroHTTPDaemonSettings(
             threads: configuration.threads,
             connectionLimit: configuration.maxConnections + 64,
-            connectionMemoryLimit: 8192,
+            connectionMemoryLimit: 4096,
             idleTimeoutSeconds: 60)
         for socket in sockets {
             do {

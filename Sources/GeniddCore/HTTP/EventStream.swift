@@ -5,11 +5,16 @@ final class EventStream: HTTPStreamProducer, @unchecked Sendable {
     // Unchecked: mutable fields are only touched under the hub's lock.
     let connection: HTTPConnection
     private let hub: GenerationHub
-    private var pending: [UInt8] = []
+    /// Bytes to send, front first. Chunks share storage with the published
+    /// event, so enqueuing one event for 10,000 subscribers copies nothing.
+    private var head: [UInt8]?
+    private var rest: [[UInt8]] = []
+    /// Bytes of `head` already sent.
     private var sent = 0
+    private var queuedBytes = 0
     /// The connection is suspended waiting for bytes.
     var parked = false
-    /// End the stream once `pending` is flushed.
+    /// End the stream once everything queued is sent.
     var closing = false
 
     init(connection: HTTPConnection, hub: GenerationHub) {
@@ -17,31 +22,39 @@ final class EventStream: HTTPStreamProducer, @unchecked Sendable {
         self.hub = hub
     }
 
-    /// Appends bytes to send. A subscriber that stopped reading is closed once
+    /// Queues bytes to send. A subscriber that stopped reading is closed once
     /// its backlog passes ``GenerationHub/backlogLimit``; it reconnects with
     /// `Last-Event-ID` and gets the current state, so nothing is lost silently.
     func enqueue(_ bytes: [UInt8]) {
-        if pending.count - sent + bytes.count > GenerationHub.backlogLimit {
+        if queuedBytes + bytes.count > GenerationHub.backlogLimit {
             closing = true
             return
         }
-        pending.append(contentsOf: bytes)
+        queuedBytes += bytes.count
+        if head == nil {
+            head = bytes
+        } else {
+            rest.append(bytes)
+        }
     }
 
-    /// Copies unsent bytes into `buffer`; returns how many.
+    /// Copies queued bytes into `buffer`; returns how many (0 when nothing is queued).
     func take(into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        let count = min(pending.count - sent, buffer.count)
-        guard count > 0 else { return 0 }
-        pending.withUnsafeBytes { source in
-            buffer.baseAddress!.copyMemory(from: source.baseAddress! + sent, byteCount: count)
+        var written = 0
+        while written < buffer.count, let chunk = head {
+            let count = min(chunk.count - sent, buffer.count - written)
+            chunk.withUnsafeBytes { source in
+                (buffer.baseAddress! + written).copyMemory(from: source.baseAddress! + sent, byteCount: count)
+            }
+            written += count
+            sent += count
+            if sent == chunk.count {
+                sent = 0
+                head = rest.isEmpty ? nil : rest.removeFirst()
+            }
         }
-        sent += count
-        if sent == pending.count {
-            // Idle subscribers keep no buffer.
-            pending = []
-            sent = 0
-        }
-        return count
+        queuedBytes -= written
+        return written
     }
 
     func produce(into buffer: UnsafeMutableRawBufferPointer) -> StreamChunk {

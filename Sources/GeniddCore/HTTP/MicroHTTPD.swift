@@ -220,7 +220,7 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
         var config = cmhd_daemon_config()
         config.flags =
             UInt32(MHD_USE_EPOLL_INTERNAL_THREAD.rawValue) | UInt32(MHD_ALLOW_SUSPEND_RESUME.rawValue)
-            | UInt32(MHD_USE_ITC.rawValue)
+            | UInt32(MHD_USE_ITC.rawValue) | UInt32(MHD_USE_TURBO.rawValue)
         config.listen_fd = listenDescriptor
         config.thread_pool_size = UInt32(max(1, settings.threads))
         config.connection_limit = UInt32(settings.connectionLimit)
