@@ -81,16 +81,8 @@ public final class ListeningSocket: @unchecked Sendable {
 
     /// Listens on a Unix socket at `path` with `mode`, owned by `group` when given.
     public init(unixPath path: String, mode: mode_t, group: gid_t?) throws {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else {
-            throw SystemError("bind", path: path, code: ENAMETOOLONG)
-        }
+        var address = try Self.unixAddress(path)
         try Self.removeStaleSocket(at: path)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-        }
         let fd = try SystemError.check(
             socket(
                 AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0),
@@ -129,6 +121,19 @@ public final class ListeningSocket: @unchecked Sendable {
         }
     }
 
+    /// The `sockaddr_un` for `path`; throws when the path does not fit.
+    private static func unixAddress(_ path: String) throws -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw SystemError("bind", path: path, code: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        return address
+    }
+
     /// Removes a socket file left by a daemon that died; refuses when a daemon
     /// still answers on it or when the path is not a socket.
     private static func removeStaleSocket(at path: String) throws {
@@ -139,11 +144,7 @@ public final class ListeningSocket: @unchecked Sendable {
         }
         let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { Glibc.close(probe) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-        }
+        var address = try unixAddress(path)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
