@@ -82,8 +82,7 @@ extension DaemonTests {
                 ("five", "does not hold a decimal counter"), ("", "empty"), ("99999999999999999999", "64 bits"),
             ] {
                 try counter.write(bad)
-                try waitForReady(daemon, status: 503)
-                let ready = try request(daemon.tcp, "/readyz")
+                let ready = try waitForReadiness(daemon) { ($0.json["detail"] as? String)?.contains(problem) == true }
                 #expect(ready.header("Content-Type") == "application/problem+json")
                 #expect((ready.json["detail"] as? String)?.contains(problem) == true, "\(ready.text)")
                 #expect((ready.json["detail"] as? String)?.contains(counter.path) == true)
@@ -125,12 +124,22 @@ extension DaemonTests {
 
 /// Polls `/readyz` until it answers `status`.
 func waitForReady(_ daemon: DaemonProcess, status: Int, timeout: Double = 8) throws {
+    _ = try waitForReadiness(daemon, timeout: timeout) { $0.status == status }
+}
+
+/// Polls `/readyz` until its reply satisfies `condition`; returns that reply.
+func waitForReadiness(
+    _ daemon: DaemonProcess, timeout: Double = 8, until condition: (HTTPReply) -> Bool
+) throws -> HTTPReply {
     let deadline = Date().addingTimeInterval(timeout)
+    var last: HTTPReply?
     while Date() < deadline {
-        if try request(daemon.tcp, "/readyz").status == status {
-            return
+        let reply = try request(daemon.tcp, "/readyz")
+        if condition(reply) {
+            return reply
         }
+        last = reply
         Thread.sleep(forTimeInterval: 0.01)
     }
-    throw DaemonTestError("/readyz never answered \(status)\n\(daemon.log)")
+    throw DaemonTestError("/readyz never answered as expected; last: \(last?.text ?? "-")\n\(daemon.log)")
 }
