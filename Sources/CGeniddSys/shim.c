@@ -2,6 +2,7 @@
 #include "CGeniddSys.h"
 #include <string.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
 
@@ -38,4 +39,28 @@ long genidd_getrandom(void *buffer, size_t length)
 void genidd_set_thread_name(const char *name)
 {
     pthread_setname_np(pthread_self(), name);
+}
+
+int genidd_epoll_create(void)
+{
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int genidd_epoll_add(int epoll_fd, int fd, uint64_t tag)
+{
+    struct epoll_event event = {.events = EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP, .data.u64 = tag};
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int genidd_epoll_ready(int epoll_fd, uint64_t *tags, uint32_t *events, int capacity)
+{
+    struct epoll_event ready[16];
+    if (capacity > 16)
+        capacity = 16;
+    int count = epoll_wait(epoll_fd, ready, capacity, 0);
+    for (int index = 0; index < count; index++) {
+        tags[index] = ready[index].data.u64;
+        events[index] = ready[index].events;
+    }
+    return count;
 }

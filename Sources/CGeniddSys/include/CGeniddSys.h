@@ -31,4 +31,14 @@ long genidd_getrandom(void *buffer, size_t length);
 /// Names the calling thread (pthread_setname_np needs _GNU_SOURCE).
 void genidd_set_thread_name(const char *name);
 
+/// epoll(7): <sys/epoll.h> is not part of Swift's Glibc module. Creates an
+/// epoll instance with EPOLL_CLOEXEC, or returns -1 with errno set.
+int genidd_epoll_create(void);
+
+/// Adds `fd` to `epoll_fd` for readability (plus hang-up and error), reported with `tag`.
+int genidd_epoll_add(int epoll_fd, int fd, uint64_t tag);
+
+/// Collects up to `capacity` ready tags without blocking; returns how many, or -1.
+int genidd_epoll_ready(int epoll_fd, uint64_t *tags, uint32_t *events, int capacity);
+
 #endif

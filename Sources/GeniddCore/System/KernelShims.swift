@@ -24,6 +24,21 @@ enum KernelShims {
     /// A volatile 64-bit load from a shared mapping.
     static func volatileLoad64(_ pointer: UnsafeRawPointer) -> UInt64 { genidd_volatile_load_u64(pointer) }
 
+    /// A close-on-exec epoll instance, or -1 with errno set.
+    static func epollCreate() -> Int32 { genidd_epoll_create() }
+
+    /// Watches `fd` for readability, hang-up and errors, reported with `tag`.
+    static func epollAdd(_ epoll: Int32, _ fd: Int32, tag: UInt64) -> Int32 { genidd_epoll_add(epoll, fd, tag) }
+
+    /// Ready tags and their event bits, without blocking.
+    static func epollReady(_ epoll: Int32) -> [(tag: UInt64, events: UInt32)] {
+        var tags = [UInt64](repeating: 0, count: 16)
+        var events = [UInt32](repeating: 0, count: 16)
+        let count = genidd_epoll_ready(epoll, &tags, &events, 16)
+        guard count > 0 else { return [] }
+        return (0..<Int(count)).map { (tags[$0], events[$0]) }
+    }
+
     /// An acquire fence for the seqcount read protocol.
     static func acquireFence() { genidd_acquire_fence() }
 }

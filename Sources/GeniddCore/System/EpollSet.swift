@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An epoll instance that lets a source wait on several descriptors (a device,
+/// an inotify watch) through the one descriptor ``SourceRunner`` polls.
+public final class EpollSet {
+    public let descriptor: Int32
+
+    /// `EPOLLHUP` and `EPOLLERR` bits, as reported by ``ready()``.
+    public static let hangUp: UInt32 = 0x10
+    public static let error: UInt32 = 0x08
+
+    public init() throws {
+        descriptor = try SystemError.check(KernelShims.epollCreate(), "epoll_create1")
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    /// Watches `fd` for readability, hang-up and errors, reported with `tag`.
+    public func add(_ fd: Int32, tag: UInt64) throws {
+        try SystemError.check(KernelShims.epollAdd(descriptor, fd, tag: tag), "epoll_ctl")
+    }
+
+    /// The tags (and event bits) of descriptors that are ready now; never blocks.
+    public func ready() -> [(tag: UInt64, events: UInt32)] {
+        KernelShims.epollReady(descriptor)
+    }
+}

@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Which file a path or descriptor refers to: device, inode and, for device
+/// nodes, the device number. Used to notice a device node that vanished and
+/// came back, or a file replaced by rename.
+public struct FileIdentity: Sendable, Equatable {
+    public let device: UInt64
+    public let inode: UInt64
+    public let specialDevice: UInt64
+    public let isCharacterDevice: Bool
+    public let isRegularFile: Bool
+    public let size: Int64
+    public let links: UInt64
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        specialDevice = UInt64(info.st_rdev)
+        isCharacterDevice = (info.st_mode & S_IFMT) == S_IFCHR
+        isRegularFile = (info.st_mode & S_IFMT) == S_IFREG
+        size = Int64(info.st_size)
+        links = UInt64(info.st_nlink)
+    }
+
+    /// The identity of an open descriptor.
+    public init(descriptor: Int32, path: String) throws {
+        var info = stat()
+        try SystemError.check(fstat(descriptor, &info), "fstat", path: path)
+        self.init(info)
+    }
+
+    /// The identity of the file at `path` now (following symlinks).
+    public init(path: String) throws {
+        var info = stat()
+        try SystemError.check(stat(path, &info), "stat", path: path)
+        self.init(info)
+    }
+
+    /// True when both name the same file.
+    public func isSameFile(as other: FileIdentity) -> Bool {
+        device == other.device && inode == other.inode && specialDevice == other.specialDevice
+    }
+}
