@@ -1,8 +1,13 @@
 #define _GNU_SOURCE
 #include "CGeniddSys.h"
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
 
@@ -63,4 +68,99 @@ int genidd_epoll_ready(int epoll_fd, uint64_t *tags, uint32_t *events, int capac
         events[index] = ready[index].events;
     }
     return count;
+}
+
+/* From the sysgenid patch series (include/uapi/linux/sysgenid.h). */
+#define GENIDD_SYSGENID_IOCTL 0x2d
+#define GENIDD_SYSGENID_GET_OUTDATED_WATCHERS _IO(GENIDD_SYSGENID_IOCTL, 1)
+
+int genidd_sysgenid_outdated_watchers(int fd)
+{
+    return ioctl(fd, GENIDD_SYSGENID_GET_OUTDATED_WATCHERS);
+}
+
+int genidd_uevent_open(void)
+{
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_nl address = {.nl_family = AF_NETLINK, .nl_groups = 1};
+    if (bind(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+long genidd_uevent_receive(int fd, void *buffer, size_t length, uint32_t *sender_port)
+{
+    struct sockaddr_nl sender = {0};
+    struct iovec vector = {.iov_base = buffer, .iov_len = length};
+    struct msghdr message = {.msg_name = &sender, .msg_namelen = sizeof sender, .msg_iov = &vector, .msg_iovlen = 1};
+    ssize_t received = recvmsg(fd, &message, 0);
+    if (received >= 0)
+        *sender_port = (message.msg_namelen == sizeof sender && sender.nl_family == AF_NETLINK) ? sender.nl_pid : UINT32_MAX;
+    return (long)received;
+}
+
+int genidd_set_receive_buffer(int fd, int bytes)
+{
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) == 0)
+        return 0;
+    return setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
+/*
+ * Byte offsets in struct vmclock_abi (include/uapi/linux/vmclock-abi.h).
+ * vm_generation_counter was appended in Linux 7.0, after the 104-byte
+ * structure of 6.13.
+ */
+enum {
+    VMCLOCK_OFFSET_MAGIC = 0,
+    VMCLOCK_OFFSET_SIZE = 4,
+    VMCLOCK_OFFSET_VERSION = 8,
+    VMCLOCK_OFFSET_SEQ_COUNT = 12,
+    VMCLOCK_OFFSET_DISRUPTION_MARKER = 16,
+    VMCLOCK_OFFSET_FLAGS = 24,
+    VMCLOCK_OFFSET_VM_GENERATION_COUNTER = 104,
+};
+
+static uint32_t load32(const void *page, size_t offset)
+{
+    /* The ABI is little-endian, as are the hosts genidd supports (x86_64, arm64). */
+    return *(const volatile uint32_t *)((const char *)page + offset);
+}
+
+static uint64_t load64(const void *page, size_t offset)
+{
+    return *(const volatile uint64_t *)((const char *)page + offset);
+}
+
+int genidd_vmclock_read(const void *page, size_t length, unsigned attempts, struct genidd_vmclock_reading *out)
+{
+    if (length < VMCLOCK_OFFSET_VM_GENERATION_COUNTER)
+        return -1;
+    out->magic = load32(page, VMCLOCK_OFFSET_MAGIC);
+    out->size = load32(page, VMCLOCK_OFFSET_SIZE);
+    out->version = *(const volatile uint16_t *)((const char *)page + VMCLOCK_OFFSET_VERSION);
+    int has_counter = out->size >= VMCLOCK_OFFSET_VM_GENERATION_COUNTER + 8 &&
+                      length >= VMCLOCK_OFFSET_VM_GENERATION_COUNTER + 8;
+    for (unsigned attempt = 0; attempt < attempts; attempt++) {
+        uint32_t before = load32(page, VMCLOCK_OFFSET_SEQ_COUNT);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (before & 1)
+            continue;
+        out->disruption_marker = load64(page, VMCLOCK_OFFSET_DISRUPTION_MARKER);
+        out->flags = load64(page, VMCLOCK_OFFSET_FLAGS);
+        out->vm_generation_counter = has_counter ? load64(page, VMCLOCK_OFFSET_VM_GENERATION_COUNTER) : 0;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        uint32_t after = load32(page, VMCLOCK_OFFSET_SEQ_COUNT);
+        if (after == before) {
+            out->seq_count = after;
+            return 0;
+        }
+    }
+    return -1;
 }

@@ -21,8 +21,16 @@ struct ServeCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Where the generation comes from: auto, kmsg, or file:PATH. (GENIDD_SOURCE)")
+    @Option(
+        help: """
+            Where the generation comes from: auto, vmclock[:PATH], sysgenid[:PATH], vmgenid[:PATH], kmsg, \
+            uevent or file:PATH. (GENIDD_SOURCE)
+            """)
     var source: String?
+
+    @Option(
+        help: "How often sources without notification re-read their mapped counter: 100ms, 1s. (GENIDD_CHECK_INTERVAL)")
+    var checkInterval: String?
 
     @Option(help: "TCP address to listen on, HOST:PORT (repeatable; port 0 picks a free one). (GENIDD_LISTEN)")
     var listen: [String] = []
@@ -147,7 +155,15 @@ struct ServeCommand: ParsableCommand {
             configuration.threads = value
         }
         if let root = probeRoot ?? environment["PROBE_ROOT"] {
-            configuration.probe = SourceProbe(deviceRoot: root + "/dev", sysfsRoot: root + "/sys")
+            configuration.probe.deviceRoot = root + "/dev"
+            configuration.probe.sysfsRoot = root + "/sys"
+        }
+        if let text = checkInterval ?? environment["CHECK_INTERVAL"] {
+            guard let milliseconds = DurationArgument.milliseconds(text), milliseconds <= 60_000 else {
+                throw ValidationError(
+                    "--check-interval must be a duration from 1ms to 60s, such as 100ms, got '\(text)'")
+            }
+            configuration.probe.checkIntervalMilliseconds = milliseconds
         }
         return configuration
     }

@@ -27,7 +27,9 @@ extension DaemonTests {
             "bad flags exit non-zero and name the flag",
             arguments: [
                 (["--source", "bogus"], "--source"),
-                (["--source", "file:"], "file:PATH"),
+                (["--source", "file:"], "needs a path"),
+                (["--source", "file"], "file:PATH"),
+                (["--check-interval", "0"], "--check-interval"),
                 (["--listen", "nonsense"], "--listen"),
                 (["--listen", "127.0.0.1:99999"], "port"),
                 (["--listen", "999.1.1.1:80"], "IPv4"),

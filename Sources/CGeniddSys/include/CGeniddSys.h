@@ -41,4 +41,39 @@ int genidd_epoll_add(int epoll_fd, int fd, uint64_t tag);
 /// Collects up to `capacity` ready tags without blocking; returns how many, or -1.
 int genidd_epoll_ready(int epoll_fd, uint64_t *tags, uint32_t *events, int capacity);
 
+/// SYSGENID_GET_OUTDATED_WATCHERS on a sysgenid character device: the number
+/// of watchers that have not acknowledged the current generation, or -1.
+int genidd_sysgenid_outdated_watchers(int fd);
+
+/// A non-blocking NETLINK_KOBJECT_UEVENT socket bound to the kernel's
+/// broadcast group 1, or -1 with errno set. (Netlink's sockaddr_nl is not in
+/// Swift's Glibc module.)
+int genidd_uevent_open(void);
+
+/// Receives one uevent datagram; stores the sender's netlink port id (0 for
+/// the kernel). Returns the length, or -1 with errno set (EAGAIN, ENOBUFS...).
+long genidd_uevent_receive(int fd, void *buffer, size_t length, uint32_t *sender_port);
+
+/// Sets the socket receive buffer, beyond rmem_max when privileged
+/// (SO_RCVBUFFORCE), else as far as SO_RCVBUF allows. Returns 0 or -1.
+int genidd_set_receive_buffer(int fd, int bytes);
+
+/// The fields of `struct vmclock_abi` (linux/vmclock-abi.h) that genidd reads.
+struct genidd_vmclock_reading {
+    uint32_t magic;
+    uint32_t size;
+    uint16_t version;
+    uint32_t seq_count;
+    uint64_t disruption_marker;
+    uint64_t flags;
+    /// Valid only when `size` covers it and flags has VM_GEN_COUNTER_PRESENT.
+    uint64_t vm_generation_counter;
+};
+
+/// Reads a VMClock page under its seqcount: retries while `seq_count` is odd
+/// (an update is in progress) or changed during the read, with acquire
+/// fences between the sequence and field loads, at most `attempts` times.
+/// Returns 0 with a consistent snapshot, or -1 when every attempt was torn.
+int genidd_vmclock_read(const void *page, size_t length, unsigned attempts, struct genidd_vmclock_reading *out);
+
 #endif

@@ -39,7 +39,8 @@ public final class Daemon {
         let hub = try GenerationHub(heartbeatMilliseconds: configuration.heartbeatMilliseconds)
         let tracker = GenerationTracker(
             store: store, hub: hub, hasher: hasher, sourceName: choice.source.name, logger: logger)
-        let runner = try SourceRunner(source: choice.source, tracker: tracker, logger: logger)
+        let runner = try SourceRunner(
+            source: choice.source, companions: choice.companions, tracker: tracker, logger: logger)
         runner.openNow()
 
         let sockets = try openListeners()

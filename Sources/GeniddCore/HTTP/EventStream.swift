@@ -38,6 +38,9 @@ final class EventStream: HTTPStreamProducer, @unchecked Sendable {
         }
     }
 
+    /// True while bytes wait to be written to the socket.
+    var hasQueuedBytes: Bool { queuedBytes > 0 }
+
     /// Copies queued bytes into `buffer`; returns how many (0 when nothing is queued).
     func take(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         var written = 0

@@ -133,9 +133,9 @@ public final class HTTPServer: HTTPRequestHandling {
             throw HTTPProblem(
                 status: 503, detail: "source \(state.source) is failing: \(state.staleReason ?? "unknown problem")")
         }
-        let body = JSONValue.object([
-            ("status", .string("ready")), ("source", .string(state.source)), ("seq", .uint(state.seq)),
-        ])
+        let body = JSONValue.object(
+            [("status", .string("ready")), ("source", .string(state.source)), ("seq", .uint(state.seq))]
+                + hub.sourceStatus)
         let response = HTTPResponse(
             body: Array((JSONCodec.encode(body) + "\n").utf8),
             headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")])

@@ -21,6 +21,9 @@ public struct SourceReading: Sendable, Equatable {
 public enum SourceEvent: Sendable, Equatable {
     case reading(SourceReading)
     case failure(String)
+    /// The VMClock's `disruption_marker` changed (live migration): clocks must
+    /// be recalibrated, but no reseed is needed, so `seq` does not change.
+    case clockDisruption(marker: UInt64)
 }
 
 /// Where the last run of a source stopped, handed back when it is reopened
@@ -64,4 +67,15 @@ public protocol GenerationSource: AnyObject {
     func check() throws -> [SourceEvent]
     /// Releases descriptors and mappings; `open` may be called again.
     func close()
+    /// Called once genidd has written the change in `reading` to its
+    /// subscribers (the sysgenid source acknowledges it to the kernel here).
+    func delivered(_ reading: SourceReading)
+    /// Facts about the source for `/readyz`, such as the kernel's count of
+    /// outdated sysgenid watchers. Called on the source thread after each event.
+    func status() -> [(String, JSONValue)]
+}
+
+extension GenerationSource {
+    public func delivered(_ reading: SourceReading) {}
+    public func status() -> [(String, JSONValue)] { [] }
 }

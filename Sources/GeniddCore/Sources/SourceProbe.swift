@@ -3,38 +3,64 @@
 #endif
 
 /// Finds what the running kernel offers and builds the source for a
-/// ``SourceSpec``. `auto` takes the first usable source in order of preference
-/// and explains its choice; when nothing is usable it says what it looked for.
+/// ``SourceSpec``. `auto` takes the first usable source in the order
+/// vmclock (with a generation counter) > sysgenid > vmgenid > kmsg, explains
+/// its choice, and says what it looked for when nothing is usable.
 public struct SourceProbe: Sendable {
     /// Where device nodes live (`/dev`; tests point it elsewhere).
     public var deviceRoot: String
     /// Where sysfs is mounted (`/sys`; tests point it elsewhere).
     public var sysfsRoot: String
+    /// Interval of periodic checks for sources without notification, in ms.
+    public var checkIntervalMilliseconds: Int
 
-    public init(deviceRoot: String = "/dev", sysfsRoot: String = "/sys") {
+    public init(deviceRoot: String = "/dev", sysfsRoot: String = "/sys", checkIntervalMilliseconds: Int = 100) {
         self.deviceRoot = deviceRoot
         self.sysfsRoot = sysfsRoot
+        self.checkIntervalMilliseconds = checkIntervalMilliseconds
     }
 
-    /// The chosen source and a sentence saying why.
+    /// The chosen source, a sentence saying why, and companions: sources
+    /// watched beside it for clock disruptions only.
     public struct Choice {
         public let source: any GenerationSource
         public let reason: String
+        public var companions: [any GenerationSource] = []
     }
 
-    /// Builds the source for `spec`. `warn` receives a source's warnings later on.
-    public func resolve(_ spec: SourceSpec, warn: @escaping @Sendable (String) -> Void) throws -> Choice {
+    /// Builds the source for `spec`. `log` receives the sources' warnings later on.
+    public func resolve(_ spec: SourceSpec, log: @escaping @Sendable (String) -> Void) throws -> Choice {
+        let requested = "requested with --source"
+        var choice: Choice
         switch spec {
-        case .file(let path):
-            return Choice(source: FileCounterSource(path: path), reason: "requested with --source")
-        case .kmsg:
-            return Choice(source: KmsgSource(path: kmsgPath, warn: warn), reason: "requested with --source")
         case .auto:
-            return try choose(warn: warn)
+            choice = try choose(log: log)
+        case .file(let path):
+            choice = Choice(source: FileCounterSource(path: path), reason: requested)
+        case .kmsg:
+            choice = Choice(source: KmsgSource(path: kmsgPath, warn: log), reason: requested)
+        case .uevent:
+            choice = Choice(source: UeventSource(log: log), reason: requested)
+        case .vmclock(let path):
+            choice = Choice(
+                source: VMClockSource(path: path, intervalMilliseconds: checkIntervalMilliseconds), reason: requested)
+        case .sysgenid(let path):
+            choice = Choice(source: SysgenidSource(path: path, log: log), reason: requested)
+        case .vmgenid(let path):
+            choice = Choice(
+                source: VmgenidSource(path: path, intervalMilliseconds: checkIntervalMilliseconds), reason: requested)
         }
+        if !(choice.source is VMClockSource) && FileIO.exists(vmclockPath) {
+            choice.companions.append(
+                VMClockSource(path: vmclockPath, intervalMilliseconds: checkIntervalMilliseconds, disruptionOnly: true))
+        }
+        return choice
     }
 
     private var kmsgPath: String { deviceRoot + "/kmsg" }
+    private var vmclockPath: String { deviceRoot + "/vmclock0" }
+    private var sysgenidPath: String { deviceRoot + "/sysgenid" }
+    private var vmgenidPath: String { deviceRoot + "/vmgenid" }
 
     /// The vmgenid driver's sysfs directories (platform driver since 6.x, ACPI before).
     var vmgenidDriverDirectories: [String] {
@@ -59,8 +85,41 @@ public struct SourceProbe: Sendable {
         return devices.sorted()
     }
 
-    private func choose(warn: @escaping @Sendable (String) -> Void) throws -> Choice {
+    private func choose(log: @escaping @Sendable (String) -> Void) throws -> Choice {
         var findings: [String] = []
+        let interval = checkIntervalMilliseconds
+        if FileIO.exists(vmclockPath) {
+            do {
+                let snapshot = try VMClockSource.inspect(path: vmclockPath)
+                if snapshot.hasGenerationCounter {
+                    let how = snapshot.hasNotification ? "notifies on update" : "is checked every \(interval) ms"
+                    return Choice(
+                        source: VMClockSource(path: vmclockPath, intervalMilliseconds: interval),
+                        reason: "\(vmclockPath) carries a VM generation counter and \(how)")
+                }
+                findings.append(
+                    "\(vmclockPath): a VMClock without a VM generation counter (flags 0x"
+                        + "\(String(snapshot.flags, radix: 16))); declined, its disruption marker is still watched")
+            } catch {
+                findings.append("\(vmclockPath): unusable (\(error))")
+            }
+        } else {
+            findings.append("\(vmclockPath): absent (VMClock, Linux 7.0+)")
+        }
+        for (path, label) in [(sysgenidPath, "sysgenid"), (vmgenidPath, "vmgenid")] {
+            if FileIO.exists(path) {
+                if access(path, R_OK) == 0 {
+                    let source: any GenerationSource =
+                        label == "sysgenid"
+                        ? SysgenidSource(path: path, log: log)
+                        : VmgenidSource(path: path, intervalMilliseconds: interval)
+                    return Choice(source: source, reason: (findings + ["\(path) is readable"]).joined(separator: "; "))
+                }
+                findings.append("\(path): present but not readable (\(SystemError("access").message))")
+            } else {
+                findings.append("\(path): absent (\(label) driver)")
+            }
+        }
         let devices = boundVmgenidDevices()
         if devices.isEmpty {
             findings.append(
@@ -72,9 +131,10 @@ public struct SourceProbe: Sendable {
                 "kmsg: the vmgenid driver is bound but \(kmsgPath) is not readable (\(SystemError("access")))")
         } else {
             return Choice(
-                source: KmsgSource(path: kmsgPath, warn: warn),
-                reason:
-                    "the vmgenid driver is bound (\(devices.joined(separator: ", "))) and the kernel logs each VM fork")
+                source: KmsgSource(path: kmsgPath, warn: log),
+                reason: (findings + [
+                    "the vmgenid driver is bound (\(devices.joined(separator: ", "))) and the kernel logs each VM fork"
+                ]).joined(separator: "; "))
         }
         throw SourceError(
             "no VM generation source found on this machine. "

@@ -4,34 +4,53 @@ import Logging
     import Glibc
 #endif
 
-/// Drives one ``GenerationSource`` on its own thread: opens it, waits in
-/// `poll()` for its descriptor (no busy polling), feeds events to the
+/// Drives the generation source (and any companions that only report clock
+/// disruptions) on one thread: opens it, waits in `poll()` on its descriptor
+/// or until its check interval (no busy polling), feeds events to the
 /// ``GenerationTracker``, and reopens it with exponential backoff when it fails.
 public final class SourceRunner: @unchecked Sendable {
-    // Unchecked: `source` is touched by the main thread only before `start()`
-    // and by the runner thread after it; `stop()` only signals.
+    // Unchecked: the sources are touched by the main thread only before
+    // `start()` and by the runner thread after it; `stop()` only signals.
     private let source: any GenerationSource
+    private let companions: [Companion]
     private let tracker: GenerationTracker
     private let logger: Logger
     private let wake: WakeSignal
     private var thread: OSThread?
     private var isOpen = false
+    private var backoff = SourceRunner.initialBackoff
+    private var nextAttempt: UInt64 = 0
 
     /// Backoff between reopen attempts: 100 ms doubling to 5 s.
     static let initialBackoff = 100
     static let maximumBackoff = 5000
 
-    public init(source: any GenerationSource, tracker: GenerationTracker, logger: Logger) throws {
+    /// A source watched only for clock disruptions, reopened every 5 s when it fails.
+    private final class Companion {
+        let source: any GenerationSource
+        var isOpen = false
+        var nextAttempt: UInt64 = 0
+        init(_ source: any GenerationSource) { self.source = source }
+    }
+
+    public init(
+        source: any GenerationSource, companions: [any GenerationSource] = [], tracker: GenerationTracker,
+        logger: Logger
+    ) throws {
         self.source = source
+        self.companions = companions.map(Companion.init)
         self.tracker = tracker
         self.logger = logger
         wake = try WakeSignal()
     }
 
-    /// Opens the source once on the calling thread, so that the daemon normally
-    /// serves a fresh state from its first request. Failure is not fatal.
+    /// Opens the sources once on the calling thread, so that the daemon
+    /// normally serves a fresh state from its first request. Failure is not fatal.
     public func openNow() {
         attemptOpen()
+        for companion in companions {
+            open(companion)
+        }
     }
 
     /// Starts the runner thread.
@@ -39,43 +58,101 @@ public final class SourceRunner: @unchecked Sendable {
         thread = try OSThread(name: "genidd-source") { [self] in run() }
     }
 
-    /// Stops the runner thread and closes the source.
+    /// Stops the runner thread and closes the sources.
     public func stop() {
         wake.signal()
         thread?.join()
         thread = nil
         source.close()
+        companions.forEach { $0.source.close() }
     }
 
     private func attemptOpen() {
         do {
             let first = try source.open(resume: tracker.checkpoint(for: source))
             isOpen = true
-            tracker.handle(first, from: source)
+            backoff = Self.initialBackoff
+            process(first)
+            tracker.updateStatus(sourceStatus())
         } catch {
-            isOpen = false
-            source.close()
-            tracker.sourceFailed("\(error)")
+            fail(error)
         }
     }
 
-    private func run() {
-        var backoff = Self.initialBackoff
-        while true {
-            if !isOpen {
-                if MonotonicClock.sleep(milliseconds: backoff, unlessSignalled: wake) {
-                    return
-                }
-                attemptOpen()
-                backoff = isOpen ? Self.initialBackoff : min(backoff * 2, Self.maximumBackoff)
-                continue
+    private func fail(_ error: any Error) {
+        isOpen = false
+        source.close()
+        tracker.sourceFailed("\(error)")
+        nextAttempt = MonotonicClock.nanoseconds() + UInt64(backoff) * 1_000_000
+        backoff = min(backoff * 2, Self.maximumBackoff)
+    }
+
+    private func open(_ companion: Companion) {
+        do {
+            _ = try companion.source.open(resume: nil)
+            companion.isOpen = true
+            logger.info("watching clock disruptions", metadata: ["source": "\(companion.source.name)"])
+        } catch {
+            companion.isOpen = false
+            companion.source.close()
+            companion.nextAttempt = MonotonicClock.nanoseconds() + 5_000_000_000
+            logger.warning("cannot watch clock disruptions", metadata: ["problem": "\(error)"])
+        }
+    }
+
+    /// How the source notices changes, plus what it reports about itself.
+    private func sourceStatus() -> [(String, JSONValue)] {
+        var status: [(String, JSONValue)] = [("notification", .string(source.notification.rawValue))]
+        if let interval = source.checkInterval {
+            status.append(("check_interval_ms", .int(Int64(interval))))
+        }
+        return status + source.status()
+    }
+
+    /// Hands an event to the tracker and, for a reading, tells the source once
+    /// the change (if any) has been delivered to subscribers.
+    private func process(_ event: SourceEvent) {
+        let published = tracker.handle(event, from: source)
+        if case .reading(let reading) = event {
+            if published {
+                tracker.awaitDelivery()
             }
-            var entries = [
-                pollfd(fd: wake.descriptor, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: source.descriptor, events: Int16(POLLIN), revents: 0),
-            ]
-            let timeout = Int32(clamping: source.checkInterval ?? -1)
-            let ready = entries.withUnsafeMutableBufferPointer { poll($0.baseAddress, 2, timeout) }
+            source.delivered(reading)
+        }
+    }
+
+    /// Milliseconds to wait in `poll()`: the nearest interval check or reopen attempt.
+    private func pollTimeout(now: UInt64) -> Int32 {
+        var timeout = Int.max
+        func consider(_ deadline: UInt64) {
+            timeout = min(timeout, Int((deadline - min(deadline, now)) / 1_000_000) + 1)
+        }
+        if isOpen {
+            if let interval = source.checkInterval { timeout = min(timeout, interval) }
+        } else {
+            consider(nextAttempt)
+        }
+        for companion in companions {
+            if companion.isOpen {
+                if let interval = companion.source.checkInterval { timeout = min(timeout, interval) }
+            } else {
+                consider(companion.nextAttempt)
+            }
+        }
+        return timeout == Int.max ? -1 : Int32(clamping: timeout)
+    }
+
+    private func run() {
+        while true {
+            var entries = [pollfd(fd: wake.descriptor, events: Int16(POLLIN), revents: 0)]
+            if isOpen && source.descriptor >= 0 {
+                entries.append(pollfd(fd: source.descriptor, events: Int16(POLLIN), revents: 0))
+            }
+            for companion in companions where companion.isOpen && companion.source.descriptor >= 0 {
+                entries.append(pollfd(fd: companion.source.descriptor, events: Int16(POLLIN), revents: 0))
+            }
+            let timeout = pollTimeout(now: MonotonicClock.nanoseconds())
+            let ready = entries.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
             if ready < 0 && errno != EINTR {
                 logger.critical("poll failed", metadata: ["problem": "\(SystemError("poll"))"])
                 return
@@ -83,15 +160,40 @@ public final class SourceRunner: @unchecked Sendable {
             if entries[0].revents != 0 {
                 return
             }
-            do {
-                for event in try source.check() {
-                    tracker.handle(event, from: source)
+            let now = MonotonicClock.nanoseconds()
+            if isOpen {
+                do {
+                    let events = try source.check()
+                    events.forEach(process)
+                    if !events.isEmpty {
+                        tracker.updateStatus(sourceStatus())
+                    }
+                } catch {
+                    fail(error)
                 }
-            } catch {
-                isOpen = false
-                source.close()
-                tracker.sourceFailed("\(error)")
+            } else if now >= nextAttempt {
+                attemptOpen()
             }
+            for companion in companions {
+                checkCompanion(companion, now: now)
+            }
+        }
+    }
+
+    private func checkCompanion(_ companion: Companion, now: UInt64) {
+        guard companion.isOpen else {
+            if now >= companion.nextAttempt { open(companion) }
+            return
+        }
+        do {
+            for case .clockDisruption(let marker) in try companion.source.check() {
+                tracker.handle(.clockDisruption(marker: marker), from: companion.source)
+            }
+        } catch {
+            companion.isOpen = false
+            companion.source.close()
+            companion.nextAttempt = now + 5_000_000_000
+            logger.warning("clock disruption watch failed; retrying in 5 s", metadata: ["problem": "\(error)"])
         }
     }
 }

@@ -1,5 +1,9 @@
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The published generation state and everyone waiting for the next one.
 ///
 /// One `Mutex` guards the current state, the SSE subscribers and the parked
@@ -23,6 +27,8 @@ public final class GenerationHub: Sendable {
         var streams: [ObjectIdentifier: EventStream] = [:]
         var parked: [ObjectIdentifier: (RequestContext, HTTPConnection)] = [:]
         var shuttingDown = false
+        /// Facts the source reports for `/readyz`.
+        var sourceStatus: [(String, JSONValue)] = []
         var nextHeartbeat: UInt64
         /// When the sweeper thread plans to wake next (monotonic ns).
         var sweeperWakeAt: UInt64 = .max
@@ -71,18 +77,53 @@ public final class GenerationHub: Sendable {
             let isChange = shared.published?.state.seq != state.seq
             shared.published = published
             guard isChange else { return }
-            for stream in shared.streams.values {
-                stream.enqueue(published.event)
-                if stream.parked {
-                    stream.parked = false
-                    toResume.append(stream.connection)
-                }
-            }
+            Self.broadcast(published.event, to: shared.streams.values, resuming: &toResume)
             for (key, (request, connection)) in shared.parked where request.waitingSeq != state.seq {
                 shared.parked[key] = nil
                 request.parkedUntil = nil
                 toResume.append(connection)
             }
+        }
+        for connection in toResume {
+            connection.resume()
+        }
+    }
+
+    /// Waits until every SSE subscriber's queued bytes have been handed to its
+    /// socket, or `timeoutMilliseconds` passed. Returns true when all were.
+    /// Used before acknowledging a generation to the kernel.
+    public func waitUntilDelivered(timeoutMilliseconds: Int) -> Bool {
+        let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
+        while true {
+            let pending = shared.withLock { shared in shared.streams.values.contains { $0.hasQueuedBytes } }
+            if !pending {
+                return true
+            }
+            if MonotonicClock.nanoseconds() >= deadline {
+                return false
+            }
+            usleep(500)
+        }
+    }
+
+    /// What the source reports about itself, shown by `/readyz`.
+    public var sourceStatus: [(String, JSONValue)] {
+        get { shared.withLock { $0.sourceStatus } }
+        set { shared.withLock { $0.sourceStatus = newValue } }
+    }
+
+    /// Sends every SSE subscriber a `clock-disruption` event. It has no `id`,
+    /// so `Last-Event-ID` keeps naming the last generation `seq`.
+    public func publishClockDisruption(marker: UInt64, atMilliseconds: Int64) {
+        let body = JSONCodec.encode(
+            .object([
+                ("disruption_marker", .uint(marker)),
+                ("detected_at", .string(Timestamp.rfc3339(milliseconds: atMilliseconds))),
+            ]))
+        let event = Array("event: clock-disruption\ndata: \(body)\n\n".utf8)
+        var toResume: [HTTPConnection] = []
+        shared.withLock { shared in
+            Self.broadcast(event, to: shared.streams.values, resuming: &toResume)
         }
         for connection in toResume {
             connection.resume()
@@ -167,13 +208,7 @@ public final class GenerationHub: Sendable {
                 }
             }
             if now >= shared.nextHeartbeat {
-                for stream in shared.streams.values {
-                    stream.enqueue(Self.keepalive)
-                    if stream.parked {
-                        stream.parked = false
-                        toResume.append(stream.connection)
-                    }
-                }
+                Self.broadcast(Self.keepalive, to: shared.streams.values, resuming: &toResume)
                 shared.nextHeartbeat = now + heartbeatInterval
             }
             next = min(next, shared.nextHeartbeat)
@@ -184,6 +219,20 @@ public final class GenerationHub: Sendable {
             connection.resume()
         }
         return next
+    }
+
+    /// Queues `bytes` on every stream and collects the parked ones to resume
+    /// once the lock is released. Call with the lock held.
+    private static func broadcast(
+        _ bytes: [UInt8], to streams: some Sequence<EventStream>, resuming toResume: inout [HTTPConnection]
+    ) {
+        for stream in streams {
+            stream.enqueue(bytes)
+            if stream.parked {
+                stream.parked = false
+                toResume.append(stream.connection)
+            }
+        }
     }
 
     /// Ends every SSE stream and answers every long-poll; refuses new ones.

@@ -52,14 +52,32 @@ public final class GenerationTracker: @unchecked Sendable {
         return SourceCheckpoint(generation: state.generation, cursor: cursor)
     }
 
-    /// Applies one event from `source`.
-    public func handle(_ event: SourceEvent, from source: any GenerationSource) {
+    /// Applies one event from `source`. Returns true when it published a new `seq`.
+    @discardableResult
+    public func handle(_ event: SourceEvent, from source: any GenerationSource) -> Bool {
         switch event {
         case .reading(let reading):
-            apply(reading, from: source)
+            return apply(reading, from: source)
         case .failure(let reason):
             sourceFailed(reason)
+            return false
+        case .clockDisruption(let marker):
+            logger.notice("clock disruption (live migration?)", metadata: ["disruption_marker": "\(marker)"])
+            hub.publishClockDisruption(marker: marker, atMilliseconds: MonotonicClock.wallMilliseconds())
+            return false
         }
+    }
+
+    /// Waits (at most a second) until the last change reached every SSE subscriber's socket.
+    public func awaitDelivery() {
+        if !hub.waitUntilDelivered(timeoutMilliseconds: 1000) {
+            logger.warning("some SSE subscribers had not taken the change after 1 s; acknowledging anyway")
+        }
+    }
+
+    /// Records what the source reports about itself for `/readyz`.
+    public func updateStatus(_ status: [(String, JSONValue)]) {
+        hub.sourceStatus = status
     }
 
     /// Marks the state stale: the source failed and the last state is all genidd knows.
@@ -72,7 +90,7 @@ public final class GenerationTracker: @unchecked Sendable {
         hub.publish(state)
     }
 
-    private func apply(_ reading: SourceReading, from source: any GenerationSource) {
+    private func apply(_ reading: SourceReading, from source: any GenerationSource) -> Bool {
         var reasons: [String] = []
         if state.seq == 0 {
             reasons.append("first reading")
@@ -114,6 +132,7 @@ public final class GenerationTracker: @unchecked Sendable {
         if !reasons.isEmpty || wasStale {
             hub.publish(state)
         }
+        return !reasons.isEmpty
     }
 
     private func currentUUIDHash() -> String? {

@@ -39,6 +39,33 @@ enum KernelShims {
         return (0..<Int(count)).map { (tags[$0], events[$0]) }
     }
 
+    /// The sysgenid driver's count of outdated watchers, or -1 when the ioctl fails.
+    static func sysgenidOutdatedWatchers(_ fd: Int32) -> Int32 { genidd_sysgenid_outdated_watchers(fd) }
+
+    /// A non-blocking uevent netlink socket on broadcast group 1, or -1.
+    static func ueventOpen() -> Int32 { genidd_uevent_open() }
+
+    /// One uevent datagram and its sender's port id (0 = the kernel); -1 with errno on error.
+    static func ueventReceive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (Int, UInt32) {
+        var sender: UInt32 = .max
+        let count = genidd_uevent_receive(fd, buffer.baseAddress, buffer.count, &sender)
+        return (count, sender)
+    }
+
+    /// Grows a socket's receive buffer (forcing past rmem_max when privileged).
+    static func setReceiveBuffer(_ fd: Int32, bytes: Int32) -> Int32 { genidd_set_receive_buffer(fd, bytes) }
+
+    /// A consistent snapshot of a VMClock page read under its seqcount, or nil
+    /// when every one of `attempts` reads was torn (an update in progress).
+    static func readVMClock(_ page: MappedPage, attempts: UInt32) -> VMClockSnapshot? {
+        var reading = genidd_vmclock_reading()
+        guard genidd_vmclock_read(page.pointer, page.length, attempts, &reading) == 0 else { return nil }
+        return VMClockSnapshot(
+            magic: reading.magic, size: reading.size, version: reading.version, sequence: reading.seq_count,
+            disruptionMarker: reading.disruption_marker, flags: reading.flags,
+            vmGenerationCounter: reading.vm_generation_counter)
+    }
+
     /// An acquire fence for the seqcount read protocol.
     static func acquireFence() { genidd_acquire_fence() }
 }

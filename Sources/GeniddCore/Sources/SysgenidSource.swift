@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `sysgenid[:PATH]` source (default `/dev/sysgenid`), per the sysgenid
+/// driver ABI (seed 004).
+///
+/// On the character device genidd is one *watcher*: `poll()` says when its
+/// counter is outdated, a 4-byte `read()` returns the new counter, and a
+/// 4-byte `write()` of that counter acknowledges it once genidd has delivered
+/// the change to its own subscribers, so the kernel's outdated-watcher count
+/// covers genidd. The current counter at open comes from the mapped page.
+///
+/// A regular file with the same layout (a u32 at offset 0, as AWS-LC's tests
+/// and genidd's own `--export-sysgenid` use) is mapped and watched with inotify.
+public final class SysgenidSource: GenerationSource {
+    public static let defaultPath = "/dev/sysgenid"
+    public let name: String
+    public let notification = ChangeNotification.poll
+    public let checkInterval: Int? = nil
+    public var descriptor: Int32 { events?.descriptor ?? -1 }
+
+    private let path: String
+    private let log: (String) -> Void
+    private var device: CounterDevice?
+    private var events: EpollSet?
+    private var last: UInt32 = 0
+    private var canAcknowledge = false
+
+    private static let deviceTag: UInt64 = 1
+    private static let watchTag: UInt64 = 2
+
+    public init(path: String = SysgenidSource.defaultPath, log: @escaping (String) -> Void = { _ in }) {
+        self.path = path
+        self.log = log
+        name = path == Self.defaultPath ? "sysgenid" : "sysgenid:" + path
+    }
+
+    public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
+        close()
+        let device: CounterDevice
+        do {
+            device = try CounterDevice(path: path, flags: O_RDWR | O_NONBLOCK)
+            canAcknowledge = device.identity.isCharacterDevice
+        } catch let error as SystemError where error.code == EACCES || error.code == EROFS {
+            device = try CounterDevice(path: path, flags: O_RDONLY | O_NONBLOCK)
+            canAcknowledge = false
+            if device.identity.isCharacterDevice {
+                log("\(path) is not writable: genidd watches it but cannot acknowledge generations")
+            }
+        }
+        let events = try EpollSet()
+        try events.add(device.watch.descriptor, tag: Self.watchTag)
+        if device.identity.isCharacterDevice {
+            try events.add(device.descriptor, tag: Self.deviceTag)
+        }
+        last = try device.counter()
+        self.device = device
+        self.events = events
+        return .reading(SourceReading(generation: UInt64(last)))
+    }
+
+    public func check() throws -> [SourceEvent] {
+        guard let device, let events else { return [] }
+        var value: UInt32?
+        for (tag, bits) in events.ready() {
+            if tag == Self.watchTag {
+                let changes = try device.watch.drain()
+                if changes.nameTouched {
+                    try device.checkStillPresent()
+                }
+                if changes.any && device.identity.isRegularFile {
+                    value = try device.counter()
+                }
+            } else if tag == Self.deviceTag {
+                if bits & (EpollSet.hangUp | EpollSet.error) != 0 {
+                    throw SourceError("\(path): the device reported an error or hang-up")
+                }
+                value = try readNewCounter(device) ?? value
+            }
+        }
+        guard let value, value != last || device.identity.isCharacterDevice else { return [] }
+        last = value
+        return [.reading(SourceReading(generation: UInt64(value)))]
+    }
+
+    public func delivered(_ reading: SourceReading) {
+        guard canAcknowledge, let device else { return }
+        var value = UInt32(truncatingIfNeeded: reading.generation).littleEndian
+        if pwrite(device.descriptor, &value, 4, 0) != 4 {
+            // EINVAL: the counter moved on meanwhile; poll() stays readable and
+            // the next read returns the newer counter, which is acknowledged then.
+            log("\(path): acknowledging generation \(reading.generation) failed: \(SystemError("write").message)")
+        }
+    }
+
+    public func status() -> [(String, JSONValue)] {
+        guard let device, device.identity.isCharacterDevice else { return [] }
+        let outdated = KernelShims.sysgenidOutdatedWatchers(device.descriptor)
+        return outdated >= 0 ? [("kernel_outdated_watchers", .int(Int64(outdated)))] : []
+    }
+
+    public func close() {
+        events = nil
+        device = nil
+    }
+
+    /// A non-blocking 4-byte read: the new counter, or nil when this watcher is up to date.
+    private func readNewCounter(_ device: CounterDevice) throws -> UInt32? {
+        var value: UInt32 = 0
+        while true {
+            let count = read(device.descriptor, &value, 4)
+            if count == 4 {
+                return UInt32(littleEndian: value)
+            }
+            if count < 0 && errno == EINTR {
+                continue
+            }
+            if count < 0 && errno == EAGAIN {
+                return nil
+            }
+            if count < 0 {
+                throw SystemError("read", path: path)
+            }
+            throw SourceError("\(path): short read of \(count) bytes; the counter is 4 bytes")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `uevent` source: the `NEW_VMGENID=1` uevents that only Linux
+/// 6.8.0–6.8.7 sent (the change was reverted). genidd keeps the counter itself.
+///
+/// Only messages whose netlink sender is the kernel (port id 0) count: root
+/// can broadcast forged uevents to group 1 from userspace. Events cannot be
+/// replayed, so a restart within a boot, or a receive-buffer overrun
+/// (`ENOBUFS`), is reported as a change: genidd may have missed one.
+public final class UeventSource: GenerationSource {
+    public let name = "uevent"
+    public let notification = ChangeNotification.poll
+    public let checkInterval: Int? = nil
+    public private(set) var descriptor: Int32 = -1
+
+    private var generation: UInt64 = 0
+    private var receiveBuffer: Int32 = 1 << 20
+    private var buffer = [UInt8](repeating: 0, count: 8192)
+    private let log: (String) -> Void
+
+    public init(log: @escaping (String) -> Void = { _ in }) {
+        self.log = log
+    }
+
+    public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
+        close()
+        let fd = KernelShims.ueventOpen()
+        guard fd >= 0 else { throw SystemError("socket(NETLINK_KOBJECT_UEVENT)") }
+        _ = KernelShims.setReceiveBuffer(fd, bytes: receiveBuffer)
+        descriptor = fd
+        generation = resume?.generation ?? 0
+        let doubt = resume == nil ? nil : "uevents sent while genidd was not listening cannot be replayed"
+        if doubt != nil {
+            generation += 1
+        }
+        return .reading(SourceReading(generation: generation, doubt: doubt))
+    }
+
+    public func check() throws -> [SourceEvent] {
+        var doubt: String?
+        var changed = false
+        while true {
+            let (count, sender) = buffer.withUnsafeMutableBytes { KernelShims.ueventReceive(descriptor, into: $0) }
+            if count < 0 {
+                switch errno {
+                case EINTR:
+                    continue
+                case EAGAIN:
+                    break
+                case ENOBUFS:
+                    receiveBuffer = min(receiveBuffer * 2, 16 << 20)
+                    _ = KernelShims.setReceiveBuffer(descriptor, bytes: receiveBuffer)
+                    doubt = "the uevent socket overran (ENOBUFS), so a uevent may have been lost"
+                    continue
+                default:
+                    throw SystemError("recvmsg", path: "uevent socket")
+                }
+                break
+            }
+            guard sender == 0 else {
+                log("ignored a uevent broadcast from userspace (netlink port \(sender))")
+                continue
+            }
+            if let message = UeventMessage.parse(buffer[0..<count]), message.isNewVMGeneration {
+                changed = true
+                generation += 1
+            }
+        }
+        if let doubt, !changed {
+            generation += 1
+            return [.reading(SourceReading(generation: generation, doubt: doubt))]
+        }
+        return changed ? [.reading(SourceReading(generation: generation, doubt: doubt))] : []
+    }
+
+    public func close() {
+        if descriptor >= 0 {
+            Glibc.close(descriptor)
+            descriptor = -1
+        }
+    }
+
+    deinit {
+        close()
+    }
+}

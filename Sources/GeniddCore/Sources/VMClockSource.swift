@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `vmclock[:PATH]` source (default `/dev/vmclock0`, driver `ptp_vmclock`):
+/// a read-only page holding `struct vmclock_abi`, read under its seqcount.
+///
+/// With `VM_GEN_COUNTER_PRESENT` (Linux 7.0+, and backports) the page carries
+/// `vm_generation_counter`, bumped by the hypervisor on every snapshot restore.
+/// With `NOTIFICATION_PRESENT` the device's `poll()` wakes on each update;
+/// otherwise genidd re-reads the mapped page every `checkInterval` ms (one
+/// memory read, no syscall). `disruption_marker` changes (live migration) are
+/// reported as `clock-disruption` events: no reseed is needed, but clock users
+/// want to know.
+///
+/// In `disruptionOnly` mode the source reports only disruptions; genidd uses
+/// that beside another generation source when the VMClock has no counter.
+public final class VMClockSource: GenerationSource {
+    public static let defaultPath = "/dev/vmclock0"
+    public let name: String
+    public private(set) var notification = ChangeNotification.interval
+    public var checkInterval: Int? {
+        if tornRetry { return 1 }
+        return notification == .interval ? interval : nil
+    }
+    public var descriptor: Int32 { events?.descriptor ?? -1 }
+
+    private let path: String
+    private let interval: Int
+    private let disruptionOnly: Bool
+    private var file: Int32 = -1
+    private var page: MappedPage?
+    private var watch: PathWatch?
+    private var events: EpollSet?
+    private var identity: FileIdentity?
+    private var last: VMClockSnapshot?
+    private var tornRetry = false
+
+    /// Seqcount attempts per read before giving up until the next check.
+    static let readAttempts: UInt32 = 1000
+    private static let deviceTag: UInt64 = 1
+    private static let watchTag: UInt64 = 2
+
+    public init(path: String = VMClockSource.defaultPath, intervalMilliseconds: Int = 100, disruptionOnly: Bool = false)
+    {
+        self.path = path
+        interval = intervalMilliseconds
+        self.disruptionOnly = disruptionOnly
+        name = path == Self.defaultPath ? "vmclock" : "vmclock:" + path
+    }
+
+    /// Reads the page once without keeping it open: what `auto` uses to decide.
+    public static func inspect(path: String) throws -> VMClockSnapshot {
+        let source = VMClockSource(path: path, disruptionOnly: true)
+        defer { source.close() }
+        _ = try source.open(resume: nil)
+        guard let snapshot = source.last else { throw SourceError("\(path): no consistent read") }
+        return snapshot
+    }
+
+    public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
+        close()
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else { throw SystemError("open", path: path) }
+        file = fd
+        do {
+            let identity = try FileIdentity(descriptor: fd, path: path)
+            guard identity.isCharacterDevice || identity.isRegularFile else {
+                throw SourceError("\(path): neither a character device nor a regular file")
+            }
+            if identity.isRegularFile && identity.size < 104 {
+                throw SourceError("\(path): \(identity.size) bytes is too small for struct vmclock_abi")
+            }
+            self.identity = identity
+            let page = try MappedPage(descriptor: fd, path: path)
+            self.page = page
+            guard let snapshot = KernelShims.readVMClock(page, attempts: Self.readAttempts) else {
+                throw SourceError("\(path): seq_count stayed odd (an update never completed)")
+            }
+            if let problem = snapshot.problem {
+                throw SourceError("\(path): not a VMClock page: \(problem)")
+            }
+            if !disruptionOnly && !snapshot.hasGenerationCounter {
+                throw SourceError(
+                    "\(path): this VMClock has no VM generation counter (flags 0x\(String(snapshot.flags, radix: 16)), "
+                        + "size \(snapshot.size)); it needs Linux 7.0+ and a hypervisor that sets it")
+            }
+            let watch = try PathWatch(path: path)
+            let events = try EpollSet()
+            try events.add(watch.descriptor, tag: Self.watchTag)
+            if identity.isRegularFile {
+                // A test fixture: inotify on writes stands in for the device's poll().
+                try watch.watchContents()
+                notification = snapshot.hasNotification ? .inotify : .interval
+            } else if snapshot.hasNotification {
+                try events.add(fd, tag: Self.deviceTag)
+                notification = .poll
+            } else {
+                notification = .interval
+            }
+            self.watch = watch
+            self.events = events
+            last = snapshot
+            return .reading(SourceReading(generation: disruptionOnly ? 0 : snapshot.vmGenerationCounter))
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    public func check() throws -> [SourceEvent] {
+        guard let page, let watch, let events, let identity, let previous = last else { return [] }
+        for (tag, bits) in events.ready() {
+            if tag == Self.watchTag, try watch.drain().nameTouched {
+                let current = try? FileIdentity(path: path)
+                if current.map({ !$0.isSameFile(as: identity) }) ?? true {
+                    throw SourceError("\(path): the device disappeared or was replaced")
+                }
+            } else if tag == Self.deviceTag, bits & (EpollSet.hangUp | EpollSet.error) != 0 {
+                throw SourceError("\(path): the device reported a hang-up or error")
+            }
+        }
+        if identity.isRegularFile, try FileIdentity(descriptor: file, path: path).size < 104 {
+            throw SourceError("\(path): shrank below the size of struct vmclock_abi")
+        }
+        guard let snapshot = KernelShims.readVMClock(page, attempts: Self.readAttempts) else {
+            // An update is in progress: look again in a millisecond.
+            tornRetry = true
+            return []
+        }
+        tornRetry = false
+        if let problem = snapshot.problem {
+            throw SourceError("\(path): no longer a VMClock page: \(problem)")
+        }
+        last = snapshot
+        var results: [SourceEvent] = []
+        if snapshot.disruptionMarker != previous.disruptionMarker {
+            results.append(.clockDisruption(marker: snapshot.disruptionMarker))
+        }
+        if !disruptionOnly {
+            if !snapshot.hasGenerationCounter {
+                throw SourceError("\(path): the VM generation counter is no longer present")
+            }
+            if snapshot.vmGenerationCounter != previous.vmGenerationCounter {
+                results.append(.reading(SourceReading(generation: snapshot.vmGenerationCounter)))
+            }
+        }
+        return results
+    }
+
+    public func status() -> [(String, JSONValue)] {
+        guard let last else { return [] }
+        return [
+            ("vmclock_flags", .uint(last.flags)), ("vmclock_disruption_marker", .uint(last.disruptionMarker)),
+        ]
+    }
+
+    public func close() {
+        events = nil
+        watch = nil
+        page = nil
+        if file >= 0 {
+            Glibc.close(file)
+            file = -1
+        }
+    }
+
+    deinit {
+        close()
+    }
+}
