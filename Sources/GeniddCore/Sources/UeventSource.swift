@@ -63,9 +63,12 @@ public final class UeventSource: GenerationSource {
                 log("ignored a uevent broadcast from userspace (netlink port \(sender))")
                 continue
             }
-            if let message = UeventMessage.parse(buffer[0..<count]), message.isNewVMGeneration {
+            guard let message = UeventMessage.parse(buffer[0..<count]) else { continue }
+            if message.isNewVMGeneration {
                 changed = true
                 generation += 1
+            } else if message.environment["DRIVER"] == "vmgenid" {
+                log("ignored a vmgenid uevent without NEW_VMGENID=1 (\(message.action)@\(message.devicePath))")
             }
         }
         if let doubt, !changed {
