@@ -4,10 +4,16 @@
 # real daemon and talk HTTP to it). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh
+# libfuse3 and fuse3 for the /dev/sysgenid emulation; python3 sends the forged uevent.
+source scripts/setup.sh libfuse3-dev fuse3 gcc python3
 
 echo "test: swift format lint --strict" >&2
 swift format lint --strict --recursive Package.swift Sources Tests
+
+if [ "$(id -u)" -eq 0 ] && [ -e /dev/fuse ]; then
+    echo "test: the sysgenid FUSE emulation's self-test" >&2
+    bash Tests/Fixtures/sysgenid-fuse/selftest.sh | tail -n 1
+fi
 
 echo "test: building" >&2
 swift build --build-tests 2>&1 | tail -n 3

@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
 #include "CGeniddSys.h"
+#include "genidd_kernel_abi.h"
+#include <stddef.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,13 +72,9 @@ int genidd_epoll_ready(int epoll_fd, uint64_t *tags, uint32_t *events, int capac
     return count;
 }
 
-/* From the sysgenid patch series (include/uapi/linux/sysgenid.h). */
-#define GENIDD_SYSGENID_IOCTL 0x2d
-#define GENIDD_SYSGENID_GET_OUTDATED_WATCHERS _IO(GENIDD_SYSGENID_IOCTL, 1)
-
 int genidd_sysgenid_outdated_watchers(int fd)
 {
-    return ioctl(fd, GENIDD_SYSGENID_GET_OUTDATED_WATCHERS);
+    return ioctl(fd, GENIDD_SYSGENID_GET_OUTDATED_WATCHERS, 0);
 }
 
 int genidd_uevent_open(void)
@@ -112,19 +110,15 @@ int genidd_set_receive_buffer(int fd, int bytes)
     return setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
 }
 
-/*
- * Byte offsets in struct vmclock_abi (include/uapi/linux/vmclock-abi.h).
- * vm_generation_counter was appended in Linux 7.0, after the 104-byte
- * structure of 6.13.
- */
+/* Byte offsets in struct vmclock_abi, from the mirror in genidd_kernel_abi.h. */
 enum {
-    VMCLOCK_OFFSET_MAGIC = 0,
-    VMCLOCK_OFFSET_SIZE = 4,
-    VMCLOCK_OFFSET_VERSION = 8,
-    VMCLOCK_OFFSET_SEQ_COUNT = 12,
-    VMCLOCK_OFFSET_DISRUPTION_MARKER = 16,
-    VMCLOCK_OFFSET_FLAGS = 24,
-    VMCLOCK_OFFSET_VM_GENERATION_COUNTER = 104,
+    VMCLOCK_OFFSET_MAGIC = offsetof(struct genidd_vmclock_abi, magic),
+    VMCLOCK_OFFSET_SIZE = offsetof(struct genidd_vmclock_abi, size),
+    VMCLOCK_OFFSET_VERSION = offsetof(struct genidd_vmclock_abi, version),
+    VMCLOCK_OFFSET_SEQ_COUNT = offsetof(struct genidd_vmclock_abi, seq_count),
+    VMCLOCK_OFFSET_DISRUPTION_MARKER = offsetof(struct genidd_vmclock_abi, disruption_marker),
+    VMCLOCK_OFFSET_FLAGS = offsetof(struct genidd_vmclock_abi, flags),
+    VMCLOCK_OFFSET_VM_GENERATION_COUNTER = offsetof(struct genidd_vmclock_abi, vm_generation_counter),
 };
 
 static uint32_t load32(const void *page, size_t offset)

@@ -26,6 +26,10 @@ public final class SysgenidSource: GenerationSource {
     private var events: EpollSet?
     private var last: UInt32 = 0
     private var canAcknowledge = false
+    /// The counter a `read()` returned and genidd has not acknowledged yet.
+    private var unacknowledged: UInt32?
+    /// The file behaves as the sysgenid device (watcher semantics), not as a plain file.
+    private var isWatcher = false
 
     private static let deviceTag: UInt64 = 1
     private static let watchTag: UInt64 = 2
@@ -38,23 +42,30 @@ public final class SysgenidSource: GenerationSource {
 
     public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
         close()
+        var writable = true
         let device: CounterDevice
         do {
             device = try CounterDevice(path: path, flags: O_RDWR | O_NONBLOCK)
-            canAcknowledge = device.identity.isCharacterDevice
         } catch let error as SystemError where error.code == EACCES || error.code == EROFS {
             device = try CounterDevice(path: path, flags: O_RDONLY | O_NONBLOCK)
-            canAcknowledge = false
-            if device.identity.isCharacterDevice {
-                log("\(path) is not writable: genidd watches it but cannot acknowledge generations")
-            }
+            writable = false
+        }
+        // A fresh watcher is up to date, so the device answers a non-blocking
+        // read with EAGAIN; a file in the same layout returns its counter.
+        // Telling them apart by behaviour also covers emulations of the device.
+        var probe: UInt32 = 0
+        isWatcher = read(device.descriptor, &probe, 4) < 0 && errno == EAGAIN
+        canAcknowledge = isWatcher && writable
+        if isWatcher && !writable {
+            log("\(path) is not writable: genidd watches it but cannot acknowledge generations")
         }
         let events = try EpollSet()
         try events.add(device.watch.descriptor, tag: Self.watchTag)
-        if device.identity.isCharacterDevice {
+        if isWatcher {
             try events.add(device.descriptor, tag: Self.deviceTag)
         }
         last = try device.counter()
+        unacknowledged = nil
         self.device = device
         self.events = events
         return .reading(SourceReading(generation: UInt64(last)))
@@ -69,25 +80,31 @@ public final class SysgenidSource: GenerationSource {
                 if changes.nameTouched {
                     try device.checkStillPresent()
                 }
-                if changes.any && device.identity.isRegularFile {
+                if changes.any && !isWatcher {
                     value = try device.counter()
                 }
             } else if tag == Self.deviceTag {
                 if bits & (EpollSet.hangUp | EpollSet.error) != 0 {
                     throw SourceError("\(path): the device reported an error or hang-up")
                 }
-                value = try readNewCounter(device) ?? value
+                if let new = try readNewCounter(device) {
+                    value = new
+                    unacknowledged = new
+                }
             }
         }
-        guard let value, value != last || device.identity.isCharacterDevice else { return [] }
+        guard let value, value != last || isWatcher else { return [] }
         last = value
         return [.reading(SourceReading(generation: UInt64(value)))]
     }
 
     public func delivered(_ reading: SourceReading) {
-        guard canAcknowledge, let device else { return }
-        var value = UInt32(truncatingIfNeeded: reading.generation).littleEndian
-        if pwrite(device.descriptor, &value, 4, 0) != 4 {
+        guard canAcknowledge, let device, let pending = unacknowledged,
+            UInt64(pending) == reading.generation
+        else { return }
+        unacknowledged = nil
+        var value = pending.littleEndian
+        if write(device.descriptor, &value, 4) != 4 {
             // EINVAL: the counter moved on meanwhile; poll() stays readable and
             // the next read returns the newer counter, which is acknowledged then.
             log("\(path): acknowledging generation \(reading.generation) failed: \(SystemError("write").message)")
@@ -95,7 +112,7 @@ public final class SysgenidSource: GenerationSource {
     }
 
     public func status() -> [(String, JSONValue)] {
-        guard let device, device.identity.isCharacterDevice else { return [] }
+        guard let device, isWatcher else { return [] }
         let outdated = KernelShims.sysgenidOutdatedWatchers(device.descriptor)
         return outdated >= 0 ? [("kernel_outdated_watchers", .int(Int64(outdated)))] : []
     }

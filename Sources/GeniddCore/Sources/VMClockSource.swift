@@ -95,6 +95,7 @@ public final class VMClockSource: GenerationSource {
             } else if snapshot.hasNotification {
                 try events.add(fd, tag: Self.deviceTag)
                 notification = .poll
+                acknowledgeNotification()
             } else {
                 notification = .interval
             }
@@ -116,8 +117,11 @@ public final class VMClockSource: GenerationSource {
                 if current.map({ !$0.isSameFile(as: identity) }) ?? true {
                     throw SourceError("\(path): the device disappeared or was replaced")
                 }
-            } else if tag == Self.deviceTag, bits & (EpollSet.hangUp | EpollSet.error) != 0 {
-                throw SourceError("\(path): the device reported a hang-up or error")
+            } else if tag == Self.deviceTag {
+                if bits & (EpollSet.hangUp | EpollSet.error) != 0 {
+                    throw SourceError("\(path): the device reported a hang-up or error")
+                }
+                acknowledgeNotification()
             }
         }
         if identity.isRegularFile, try FileIdentity(descriptor: file, path: path).size < 104 {
@@ -146,6 +150,14 @@ public final class VMClockSource: GenerationSource {
             }
         }
         return results
+    }
+
+    /// The device keeps `poll()` readable until this descriptor `read()`s the
+    /// page after an update; reading it (the mapping is what genidd uses)
+    /// re-arms the notification instead of spinning.
+    private func acknowledgeNotification() {
+        var scratch = [UInt8](repeating: 0, count: 112)
+        _ = scratch.withUnsafeMutableBytes { pread(file, $0.baseAddress, $0.count, 0) }
     }
 
     public func status() -> [(String, JSONValue)] {

@@ -50,7 +50,11 @@ public final class VmgenidSource: GenerationSource {
     /// The counter as the ABI's `read()` returns it: exactly 4 bytes at offset 0.
     static func readCounter(_ device: CounterDevice) throws -> UInt32 {
         var value: UInt32 = 0
-        let count = pread(device.descriptor, &value, 4, 0)
+        var count = pread(device.descriptor, &value, 4, 0)
+        if count < 0 && errno == ESPIPE {
+            // A device opened as a stream refuses positioned reads; a fresh descriptor is at offset 0.
+            count = read(device.descriptor, &value, 4)
+        }
         if count < 0 {
             let error = SystemError("read", path: device.path)
             if error.code == EINVAL {

@@ -41,7 +41,7 @@ fi
 
 read -r -a fuse_cflags <<<"$(pkg-config --cflags fuse3)"
 read -r -a fuse_libs <<<"$(pkg-config --libs fuse3)"
-cflags=(-std=gnu11 -O2 -g -Wall -Wextra -Werror -I"$repo/Sources/CGeniddSys/include")
+cflags=(-std=gnu11 -O2 -g -Wall -Wextra -Werror -I"$repo/Sources/CGeniddSys")
 
 mkdir -p "$(dirname "$output")"
 gcc "${cflags[@]}" "${fuse_cflags[@]}" "$here/sysgenid-fuse.c" -o "$output" "${fuse_libs[@]}"

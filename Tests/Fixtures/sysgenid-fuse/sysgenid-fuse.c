@@ -89,10 +89,15 @@
 //     this process, and CUSE is not available here. Code that checks
 //     S_ISCHR() to pick "device" over "regular file" semantics must be told
 //     explicitly to treat this path as the device.
-//   - mmap() is not supported: FUSE maps files only through the page cache,
-//     which direct_io bypasses. MAP_SHARED fails with ENODEV; MAP_PRIVATE
-//     succeeds but the file has size 0, so touching the mapping raises
-//     SIGBUS. The regular-file layout (u32 at offset 0) is tested separately.
+//   - mmap(): the driver maps one page whose first 4 bytes are the live
+//     counter. FUSE maps a direct_io file only privately (MAP_SHARED fails
+//     with ENODEV), through the page cache: the file reports a size of one
+//     page, a read of a whole page (what a page fault issues; read() callers
+//     of the device ask for 4 bytes) is answered at once with the counter at
+//     offset 0, and every change invalidates the cached page, so a
+//     MAP_PRIVATE, PROT_READ mapping shows the live counter as the device's
+//     mapping does. A read() of 4096 bytes or more is therefore treated as a
+//     page fill, not as a watcher read.
 //   - A signal that interrupts a blocked read() or WAIT_WATCHERS makes it
 //     fail with EINTR even under SA_RESTART (the driver returns ERESTARTSYS,
 //     which SA_RESTART would restart transparently). FUSE interrupts reach
@@ -113,6 +118,7 @@
 //     capabilities from /proc, i.e. in this process's PID namespace, not in
 //     the caller's user namespace as checkpoint_restore_ns_capable() does.
 #define FUSE_USE_VERSION 312
+#define PAGE_BYTES 4096
 #define _GNU_SOURCE
 
 #include <fuse_lowlevel.h>
@@ -221,9 +227,16 @@ static void wake_all_locked(void) {
 static void set_generation_locked(uint32_t value) {
     if (value == g.generation)
         return;
-    g.generation = value;
+    __atomic_store_n(&g.generation, value, __ATOMIC_RELEASE);
     g.changes++;
     wake_all_locked();
+}
+
+/* Drops the cached page so that mappings fault in the new counter. Called
+ * after g.lock is released: the kernel may wait for a page fill in flight. */
+static void invalidate_mapped_page(void) {
+    if (g_session)
+        fuse_lowlevel_notify_inval_inode(g_session, INO_SYSGENID, 0, 0);
 }
 
 /* The driver's _bump_generation(min_gen): max() of two ints. */
@@ -290,7 +303,7 @@ static int fill_stat(fuse_ino_t ino, struct stat *st) {
     st->st_uid = 0;
     st->st_gid = 0;
     st->st_nlink = 1;
-    st->st_size = 0; /* keeps MAP_PRIVATE from ever issuing a page read */
+    st->st_size = ino == INO_SYSGENID ? PAGE_BYTES : 0; /* one page, as the device maps */
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     st->st_atim = st->st_mtim = st->st_ctim = now;
@@ -478,8 +491,27 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
 
 /* ---- read ---------------------------------------------------------------- */
 
-static void read_sysgenid(fuse_req_t req, size_t size, struct fuse_file_info *fi) {
+/* A page-cache fill for a mapping: the counter at offset 0 of one page. It
+ * never blocks and takes no lock (invalidation may wait for it). */
+static void read_page(fuse_req_t req, size_t size, off_t off) {
+    static __thread unsigned char page[PAGE_BYTES];
+    memset(page, 0, sizeof page);
+    uint32_t value = __atomic_load_n(&g.generation, __ATOMIC_ACQUIRE);
+    memcpy(page, &value, sizeof value);
+    if (off >= PAGE_BYTES) {
+        fuse_reply_buf(req, NULL, 0);
+        return;
+    }
+    size_t n = PAGE_BYTES - (size_t)off;
+    fuse_reply_buf(req, (const char *)page + off, n < size ? n : size);
+}
+
+static void read_sysgenid(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi) {
     struct watcher *w = (struct watcher *)(uintptr_t)fi->fh;
+    if (size >= PAGE_BYTES) {
+        read_page(req, size, off);
+        return;
+    }
     if (size == 0) {
         fuse_reply_buf(req, NULL, 0);
         return;
@@ -531,7 +563,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi) {
     switch (ino) {
     case INO_SYSGENID:
-        read_sysgenid(req, size, fi); /* offsets are irrelevant, as on the device */
+        read_sysgenid(req, size, off, fi); /* offsets matter only for page fills */
         return;
     case INO_STATUS: {
         char line[512];
@@ -638,6 +670,7 @@ static void write_control(fuse_req_t req, const char *buf, size_t size) {
         }
     }
     pthread_mutex_unlock(&g.lock);
+    invalidate_mapped_page();
     fuse_reply_write(req, size);
 }
 
@@ -771,6 +804,7 @@ static void ioctl_force(fuse_req_t req, unsigned long min_gen) {
     pthread_mutex_lock(&g.lock);
     set_generation_locked(forced_generation(g.generation, min_gen));
     pthread_mutex_unlock(&g.lock);
+    invalidate_mapped_page();
     fuse_reply_ioctl(req, 0, NULL, 0);
 }
 
@@ -903,6 +937,16 @@ static void install_signal_handlers(void) {
         die("sigaction: %s", strerror(errno));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* A parent may start us with these blocked (the mask is inherited across
+     * exec; Foundation's Process does this): unblock them, or SIGTERM would
+     * never stop the emulator. */
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    sigaddset(&wanted, SIGTERM);
+    sigaddset(&wanted, SIGINT);
+    sigaddset(&wanted, SIGHUP);
+    sigaddset(&wanted, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &wanted, NULL);
 }
 
 /* ---- main ---------------------------------------------------------------- */

@@ -316,21 +316,6 @@ _Static_assert(GENIDD_SYSGENID_V7_WAIT_WATCHERS == 0xe402, "_IO(0xE4, 2)");
 _Static_assert(GENIDD_SYSGENID_V7_TRIGGER_GEN_UPDATE == 0xe403, "_IO(0xE4, 3)");
 #endif
 
-/* Swift cannot import function-like macros such as _IO(); these constants
- * carry the same request numbers for Swift callers of ioctl(2). */
-static const unsigned long genidd_sysgenid_v4_get_outdated_watchers =
-    GENIDD_SYSGENID_V4_GET_OUTDATED_WATCHERS;
-static const unsigned long genidd_sysgenid_v4_wait_watchers = GENIDD_SYSGENID_V4_WAIT_WATCHERS;
-static const unsigned long genidd_sysgenid_v4_force_gen_update =
-    GENIDD_SYSGENID_V4_FORCE_GEN_UPDATE;
-static const unsigned long genidd_sysgenid_v5_wait_watchers = GENIDD_SYSGENID_V5_WAIT_WATCHERS;
-static const unsigned long genidd_sysgenid_v5_force_gen_update =
-    GENIDD_SYSGENID_V5_FORCE_GEN_UPDATE;
-static const unsigned long genidd_sysgenid_v7_set_watcher_tracking =
-    GENIDD_SYSGENID_V7_SET_WATCHER_TRACKING;
-static const unsigned long genidd_sysgenid_v7_wait_watchers = GENIDD_SYSGENID_V7_WAIT_WATCHERS;
-static const unsigned long genidd_sysgenid_v7_trigger_gen_update =
-    GENIDD_SYSGENID_V7_TRIGGER_GEN_UPDATE;
 #endif /* __linux__ */
 
 #endif /* GENIDD_KERNEL_ABI_H */

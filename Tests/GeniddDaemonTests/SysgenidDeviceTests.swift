@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+extension DaemonTests {
+    @Suite(
+        "sysgenid character-device semantics, on the FUSE emulation",
+        .enabled(if: SysgenidEmulator.available, "the FUSE emulation needs root and /dev/fuse"))
+    struct SysgenidDevice {
+        @Test("a restore is noticed through poll(), delivered, then acknowledged to the driver")
+        func changeAndAcknowledge() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let emulator = try SysgenidEmulator(in: directory, initial: 3)
+            let daemon = try DaemonProcess(
+                directory: directory, arguments: ["--source", "sysgenid:\(emulator.device)"])
+            let initial = try request(daemon.tcp, "/v1/generation").json
+            #expect(initial["generation"] as? Int == 3, "the current counter comes from the mapped page")
+            let ready = try request(daemon.tcp, "/readyz").json
+            #expect(ready["notification"] as? String == "poll")
+            #expect(ready["kernel_outdated_watchers"] as? Int == 0)
+            _ = try emulator.waitForStatus { $0["watchers"] == 1 && $0["pollers"] == 1 }
+
+            let watch = try ChangeWatch(daemon)
+            let change = try watch.expectChange { try emulator.control("bump") }
+            #expect(change.state["generation"] as? Int == 4)
+            #expect(change.latency < 0.5, "poll()-driven change answered after \(change.latency) s")
+            let acknowledged = try emulator.waitForStatus { $0["acks"] == 1 }
+            #expect(acknowledged["outdated"] == 0, "genidd is no longer an outdated watcher")
+            #expect(try request(daemon.tcp, "/readyz").json["kernel_outdated_watchers"] as? Int == 0)
+
+            let backwards = try watch.expectChange { try emulator.control("set 1") }
+            #expect(backwards.state["generation"] as? Int == 1, "a counter going backwards is a change")
+            _ = try emulator.waitForStatus { $0["acks"] == 2 && $0["outdated"] == 0 }
+        }
+
+        @Test("genidd acknowledges only after the change reached every subscriber (or a 1 s grace passed)")
+        func acknowledgesAfterDelivery() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let emulator = try SysgenidEmulator(in: directory, initial: 10)
+            let daemon = try DaemonProcess(
+                directory: directory,
+                arguments: ["--source", "sysgenid:\(emulator.device)", "--heartbeat", "1ms"])
+            // A subscriber that never reads. On a Unix socket the sender's buffer
+            // is fixed (no autotuning) and each small write is charged in full,
+            // so 1 ms heartbeats fill it quickly and the next event cannot be written.
+            let stuck = try TestSocket(daemon.unix)
+            try stuck.sendRequest("GET", "/v1/events")
+            _ = try emulator.waitForStatus { $0["pollers"] == 1 }
+            Thread.sleep(forTimeInterval: 2)
+
+            let start = Date()
+            try emulator.control("bump")
+            _ = try emulator.waitForStatus(timeout: 10) { $0["acks"] == 1 }
+            let elapsed = Date().timeIntervalSince(start)
+            #expect(elapsed >= 0.9, "acknowledged \(elapsed) s after the change, before delivery")
+            #expect(try daemon.waitForLine(containing: "had not taken the change after 1 s", timeout: 2) != nil)
+        }
+
+        @Test("other watchers' outdated count is reported; a vanished device is stale, then a new seq")
+        func outdatedWatchersAndVanishing() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let emulator = try SysgenidEmulator(in: directory, initial: 1)
+            let daemon = try DaemonProcess(
+                directory: directory, arguments: ["--source", "sysgenid:\(emulator.device)"])
+            let other = open(emulator.device, O_RDWR | O_NONBLOCK)
+            #expect(other >= 0)
+            _ = try emulator.waitForStatus { $0["watchers"] == 2 }
+            let watch = try ChangeWatch(daemon)
+            _ = try watch.expectChange { try emulator.control("bump") }
+            _ = try emulator.waitForStatus { $0["acks"] == 1 && $0["outdated"] == 1 }
+            #expect(try request(daemon.tcp, "/readyz").json["kernel_outdated_watchers"] as? Int == 1)
+            close(other)
+
+            emulator.stop()
+            let stale = try waitForReadiness(daemon) { $0.status == 503 }
+            #expect((stale.json["detail"] as? String)?.contains(emulator.device) == true, "\(stale.text)")
+            #expect(try request(daemon.tcp, "/v1/generation").json["stale"] as? Bool == true)
+            try emulator.start(initial: 2)
+            try waitForReady(daemon, status: 200)
+            let state = try request(daemon.tcp, "/v1/generation").json
+            #expect(state["seq"] as? Int == watch.seq + 1, "the device came back: reported as a change")
+            #expect(state["generation"] as? Int == 2)
+        }
+    }
+}
