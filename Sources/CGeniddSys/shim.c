@@ -9,6 +9,8 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <linux/netlink.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
@@ -157,4 +159,28 @@ int genidd_vmclock_read(const void *page, size_t length, unsigned attempts, stru
         }
     }
     return -1;
+}
+
+int genidd_peer_credentials(int fd, uint32_t *uid, uint32_t *gid)
+{
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0)
+        return -1;
+    *uid = credentials.uid;
+    *gid = credentials.gid;
+    return 0;
+}
+
+int genidd_sysgenid_force_update(int fd, unsigned long minimum)
+{
+    return ioctl(fd, GENIDD_SYSGENID_FORCE_GEN_UPDATE, minimum);
+}
+
+int genidd_is_on_tmpfs(int fd)
+{
+    struct statfs info;
+    if (fstatfs(fd, &info) != 0)
+        return -1;
+    return info.f_type == TMPFS_MAGIC ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 /// Parses durations given on the command line: `15` or `15s` (seconds),
-/// `1.5s`, or `250ms`.
+/// `1.5s`, `250ms`, `10m` or `1h`.
 enum DurationArgument {
     /// Milliseconds, or nil when `text` is not a duration.
     static func milliseconds(_ text: String) -> Int? {
@@ -10,6 +10,12 @@ enum DurationArgument {
             scale = 1
         } else if number.hasSuffix("s") {
             number = number.dropLast()
+        } else if number.hasSuffix("m") {
+            number = number.dropLast()
+            scale = 60_000
+        } else if number.hasSuffix("h") {
+            number = number.dropLast()
+            scale = 3_600_000
         }
         guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
             let value = Double(number), value.isFinite

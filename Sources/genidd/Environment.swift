@@ -13,6 +13,11 @@ struct Environment {
         return text.isEmpty ? nil : text
     }
 
+    /// A comma-separated list (empty when unset).
+    func list(_ name: String) -> [String] {
+        self[name]?.split(separator: ",").map(String.init) ?? []
+    }
+
     /// True for `1`, `true` or `yes`.
     func flag(_ name: String) -> Bool {
         guard let value = self[name]?.lowercased() else { return false }

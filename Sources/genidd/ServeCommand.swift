@@ -71,6 +71,34 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "HTTP worker threads per listener (default: one per CPU). (GENIDD_THREADS)")
     var threads: Int?
 
+    @Option(
+        help:
+            "Keep a file in the /dev/sysgenid layout (u32 at offset 0 = low 32 bits of seq); repeatable. (GENIDD_EXPORT_SYSGENID)"
+    )
+    var exportSysgenid: [String] = []
+
+    @Option(help: "Keep a file in the /dev/vmgenid layout; repeatable. (GENIDD_EXPORT_VMGENID)")
+    var exportVmgenid: [String] = []
+
+    @Option(help: "Unix-socket peer uid (number or user name) allowed admin calls; repeatable. (GENIDD_ADMIN_UID)")
+    var adminUid: [String] = []
+
+    @Option(help: "Unix-socket peer gid (number or group name) allowed admin calls; repeatable. (GENIDD_ADMIN_GID)")
+    var adminGid: [String] = []
+
+    @Option(help: "File holding the bearer token for admin calls. (GENIDD_ADMIN_TOKEN_FILE)")
+    var adminTokenFile: String?
+
+    @Option(
+        help: "File holding a bearer token that reads must present (default: reads are open). (GENIDD_READ_TOKEN_FILE)")
+    var readTokenFile: String?
+
+    @Option(help: "How long an absent watcher is kept before it expires: 300s, 10m. (GENIDD_WATCHER_EXPIRY)")
+    var watcherExpiry: String?
+
+    @Option(help: "When to acknowledge a sysgenid device: delivered or watchers. (GENIDD_ACK_POLICY)")
+    var ackPolicy: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical. (GENIDD_LOG_LEVEL)")
     var logLevel: String?
 
@@ -154,6 +182,39 @@ struct ServeCommand: ParsableCommand {
             }
             configuration.threads = value
         }
+        configuration.exportSysgenid = exportSysgenid.isEmpty ? environment.list("EXPORT_SYSGENID") : exportSysgenid
+        configuration.exportVmgenid = exportVmgenid.isEmpty ? environment.list("EXPORT_VMGENID") : exportVmgenid
+        let uids = adminUid.isEmpty ? environment.list("ADMIN_UID") : adminUid
+        configuration.accessPolicy.adminUIDs = Set(try uids.map(Self.userID))
+        let gids = adminGid.isEmpty ? environment.list("ADMIN_GID") : adminGid
+        configuration.accessPolicy.adminGIDs = Set(try gids.map(Self.groupID))
+        let warn: (String) -> Void = { message in
+            var line = Array("genidd: warning: \(message)\n".utf8)
+            _ = line.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        }
+        do {
+            if let path = adminTokenFile ?? environment["ADMIN_TOKEN_FILE"] {
+                configuration.accessPolicy.adminToken = try TokenFile.load(path, flag: "--admin-token-file", warn: warn)
+            }
+            if let path = readTokenFile ?? environment["READ_TOKEN_FILE"] {
+                configuration.accessPolicy.readToken = try TokenFile.load(path, flag: "--read-token-file", warn: warn)
+            }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if let text = watcherExpiry ?? environment["WATCHER_EXPIRY"] {
+            guard let milliseconds = DurationArgument.milliseconds(text), milliseconds >= 1000 else {
+                throw ValidationError(
+                    "--watcher-expiry must be a duration of at least 1s, such as 300s or 10m, got '\(text)'")
+            }
+            configuration.watcherExpiryMilliseconds = milliseconds
+        }
+        if let text = ackPolicy ?? environment["ACK_POLICY"] {
+            guard let policy = AcknowledgementPolicy(rawValue: text) else {
+                throw ValidationError("--ack-policy must be delivered or watchers, got '\(text)'")
+            }
+            configuration.acknowledgementPolicy = policy
+        }
         if let root = probeRoot ?? environment["PROBE_ROOT"] {
             configuration.probe.deviceRoot = root + "/dev"
             configuration.probe.sysfsRoot = root + "/sys"
@@ -190,8 +251,18 @@ struct ServeCommand: ParsableCommand {
             return number
         }
         guard let entry = getgrnam(text) else {
-            throw ValidationError("--unix-group: no group named '\(text)'")
+            throw ValidationError("--unix-group/--admin-gid: no group named '\(text)'")
         }
         return entry.pointee.gr_gid
+    }
+
+    private static func userID(_ text: String) throws -> uid_t {
+        if let number = uid_t(text) {
+            return number
+        }
+        guard let entry = getpwnam(text) else {
+            throw ValidationError("--admin-uid: no user named '\(text)'")
+        }
+        return entry.pointee.pw_uid
     }
 }

@@ -76,4 +76,14 @@ struct genidd_vmclock_reading {
 /// Returns 0 with a consistent snapshot, or -1 when every attempt was torn.
 int genidd_vmclock_read(const void *page, size_t length, unsigned attempts, struct genidd_vmclock_reading *out);
 
+/// The uid and gid of the process at the other end of a Unix socket
+/// (SO_PEERCRED; struct ucred needs _GNU_SOURCE). Returns 0, or -1 with errno.
+int genidd_peer_credentials(int fd, uint32_t *uid, uint32_t *gid);
+
+/// FORCE_GEN_UPDATE(minimum) on a sysgenid device: returns 0, or -1 with errno.
+int genidd_sysgenid_force_update(int fd, unsigned long minimum);
+
+/// 1 when `fd` is on tmpfs, 0 when not, -1 on error (<sys/vfs.h> is not in Swift's Glibc module).
+int genidd_is_on_tmpfs(int fd);
+
 #endif

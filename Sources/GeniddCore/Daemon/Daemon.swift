@@ -36,15 +36,22 @@ public final class Daemon {
                 "source": "\(choice.source.name)", "notification": "\(choice.source.notification.rawValue)",
                 "why": "\(choice.reason)",
             ])
-        let hub = try GenerationHub(heartbeatMilliseconds: configuration.heartbeatMilliseconds)
+        let hub = try GenerationHub(
+            heartbeatMilliseconds: configuration.heartbeatMilliseconds,
+            watcherExpiryMilliseconds: configuration.watcherExpiryMilliseconds, logger: logger)
+        let exporter = try GenerationExporter(
+            paths: configuration.exportSysgenid + configuration.exportVmgenid, logger: logger)
         let tracker = GenerationTracker(
-            store: store, hub: hub, hasher: hasher, sourceName: choice.source.name, logger: logger)
+            store: store, hub: hub, hasher: hasher, exporter: exporter, sourceName: choice.source.name, logger: logger)
         let runner = try SourceRunner(
-            source: choice.source, companions: choice.companions, tracker: tracker, logger: logger)
+            source: choice.source, companions: choice.companions, tracker: tracker,
+            acknowledgementPolicy: configuration.acknowledgementPolicy, logger: logger)
         runner.openNow()
 
         let sockets = try openListeners()
-        let server = HTTPServer(hub: hub, limits: HTTPLimits(maxConnections: configuration.maxConnections))
+        let server = HTTPServer(
+            hub: hub, limits: HTTPLimits(maxConnections: configuration.maxConnections),
+            policy: configuration.accessPolicy, bumper: choice.source.makeBumper())
         var daemons: [MicroHTTPDaemon] = []
         defer { sockets.forEach { $0.close() } }
         let settings = MicroHTTPDaemonSettings(

@@ -14,10 +14,29 @@ public struct DaemonConfiguration: Sendable {
     public var uuidFile: String?
     public var hashKeyFile: String?
     public var maxConnections = 10_000
+    /// Who may call admin routes and, optionally, read.
+    public var accessPolicy = AccessPolicy()
+    /// How long a watcher may be absent (no stream, no request) before it expires.
+    public var watcherExpiryMilliseconds = 300_000
+    /// When genidd acknowledges a generation to a sysgenid device.
+    public var acknowledgementPolicy = AcknowledgementPolicy.delivered
+    /// Files kept in the /dev/sysgenid (u32 at offset 0) layout.
+    public var exportSysgenid: [String] = []
+    /// Files kept in the /dev/vmgenid layout (the same 4 bytes a read() returns).
+    public var exportVmgenid: [String] = []
     /// libmicrohttpd worker threads per listener (default: one per core).
     public var threads = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     /// Where `auto` looks for devices and drivers (tests point these elsewhere).
     public var probe = SourceProbe()
 
     public init() {}
+}
+
+/// When genidd acknowledges a new generation to a sysgenid character device.
+public enum AcknowledgementPolicy: String, Sendable, CaseIterable {
+    /// Once the change was delivered to genidd's SSE subscribers.
+    case delivered
+    /// Once, in addition, every registered HTTP watcher acknowledged it, so that
+    /// the kernel's outdated-watcher count covers containers too.
+    case watchers
 }

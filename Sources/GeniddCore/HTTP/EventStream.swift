@@ -17,9 +17,13 @@ final class EventStream: HTTPStreamProducer, @unchecked Sendable {
     /// End the stream once everything queued is sent.
     var closing = false
 
-    init(connection: HTTPConnection, hub: GenerationHub) {
+    /// The watcher name the subscriber gave (`?watcher=NAME`), if any.
+    let watcher: String?
+
+    init(connection: HTTPConnection, hub: GenerationHub, watcher: String?) {
         self.connection = connection
         self.hub = hub
+        self.watcher = watcher
     }
 
     /// Queues bytes to send. A subscriber that stopped reading is closed once

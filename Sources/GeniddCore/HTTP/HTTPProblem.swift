@@ -27,7 +27,9 @@ public struct HTTPProblem: Error, Sendable, Equatable {
         case 405: return "Method Not Allowed"
         case 409: return "Conflict"
         case 413: return "Content Too Large"
+        case 415: return "Unsupported Media Type"
         case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
         case 503: return "Service Unavailable"
         default: return "Error"
         }

@@ -4,7 +4,7 @@ import Synchronization
 public struct HTTPLimits: Sendable {
     /// Open connections (all listeners together) beyond which requests get 503.
     public var maxConnections: Int
-    /// Largest request body accepted (genidd's v1 routes take none).
+    /// Largest request body accepted (acknowledgements and bumps are tiny JSON).
     public var maxBodyBytes: Int
 
     public init(maxConnections: Int, maxBodyBytes: Int = 1024) {
@@ -14,15 +14,20 @@ public struct HTTPLimits: Sendable {
 }
 
 /// Answers genidd's HTTP API from the ``GenerationHub``. Called by
-/// libmicrohttpd's worker threads; never blocks and never awaits.
+/// libmicrohttpd's worker threads; never blocks and never awaits. Routes live
+/// in `HTTPServer+Generation.swift` and `HTTPServer+Watchers.swift`.
 public final class HTTPServer: HTTPRequestHandling {
-    private let hub: GenerationHub
-    private let limits: HTTPLimits
+    let hub: GenerationHub
+    let limits: HTTPLimits
+    let policy: AccessPolicy
+    let bumper: (any GenerationBumper)?
     private let openConnections = Atomic<Int>(0)
 
-    public init(hub: GenerationHub, limits: HTTPLimits) {
+    public init(hub: GenerationHub, limits: HTTPLimits, policy: AccessPolicy, bumper: (any GenerationBumper)?) {
         self.hub = hub
         self.limits = limits
+        self.policy = policy
+        self.bumper = bumper
     }
 
     /// Connections currently open across all listeners.
@@ -39,18 +44,27 @@ public final class HTTPServer: HTTPRequestHandling {
     }
 
     public func respond(to request: RequestContext, on connection: HTTPConnection) -> Bool {
-        if request.wasParked {
-            // A long-poll resumed by a change, its deadline or shutdown: answer 200.
-            guard let published = hub.published else { return false }
-            return connection.queue(published.response, status: 200)
-        }
         do {
+            if request.wasParked {
+                // Resumed by what it waited for, by its deadline, or by shutdown.
+                return try answerResumed(request, on: connection)
+            }
             return try route(request, on: connection)
         } catch let problem as HTTPProblem {
             return connection.queue(problem.response(), status: problem.status)
         } catch {
             return connection.queue(HTTPProblem(status: 500, detail: "internal error").response(), status: 500)
         }
+    }
+
+    private func answerResumed(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+        if request.parkedFor == .watchersCurrent {
+            return connection.queue(Self.json(hub.watchersJSON()), status: 200)
+        }
+        guard let published = hub.published else {
+            throw HTTPProblem(status: 503, detail: "no generation known yet")
+        }
+        return connection.queue(published.response, status: 200)
     }
 
     private func route(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
@@ -64,19 +78,28 @@ public final class HTTPServer: HTTPRequestHandling {
                 status: 413, detail: "request body larger than \(limits.maxBodyBytes) bytes",
                 headers: [("Connection", "close")])
         }
-        guard let route = Route(rawValue: request.path) else {
+        guard let route = Route(path: request.path) else {
             throw HTTPProblem(status: 404, detail: "no such resource: \(request.path.prefix(200))")
         }
         guard route.allowedMethods.contains(request.method) else {
             throw HTTPProblem(
-                status: 405, detail: "\(request.method.prefix(20)) is not allowed on \(route.rawValue)",
+                status: 405, detail: "\(request.method.prefix(20)) is not allowed on \(route.template)",
                 headers: [("Allow", route.allowedMethods.joined(separator: ", "))])
         }
+        try policy.authorize(route.access, credentials(request, connection))
         switch route {
         case .generation:
             return try generation(request, on: connection)
+        case .bump:
+            return try bump(request, on: connection)
         case .events:
             return try events(request, on: connection)
+        case .watchers:
+            return try watchers(request, on: connection)
+        case .watcher(let name):
+            return try watcher(name, request, on: connection)
+        case .watcherAcknowledgement(let name):
+            return try acknowledge(name, request, on: connection)
         case .healthz:
             return connection.queue(Self.healthy, status: 200)
         case .readyz:
@@ -84,46 +107,15 @@ public final class HTTPServer: HTTPRequestHandling {
         }
     }
 
-    private static let healthy = HTTPResponse(
-        body: Array("{\"status\":\"ok\"}\n".utf8),
-        headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
-
-    private func generation(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
-        for name in ["wait", "timeout"] where connection.queryArgumentCount(name) > 1 {
-            throw HTTPProblem(status: 400, detail: "\(name) is given more than once")
-        }
-        let poll = try LongPollRequest(
-            wait: connection.queryArgument("wait"), timeout: connection.queryArgument("timeout"))
-        guard let published = hub.published else {
-            throw HTTPProblem(status: 503, detail: "no generation known yet")
-        }
-        if let seq = poll.waitSeq, poll.timeoutMilliseconds > 0, request.method == "GET" {
-            let deadline = MonotonicClock.nanoseconds() + UInt64(poll.timeoutMilliseconds) * 1_000_000
-            if hub.park(request, on: connection, whileSeqIs: seq, until: deadline) {
-                // libmicrohttpd calls the handler again once the hub resumes the connection.
-                request.answered = false
-                return true
-            }
-        }
-        let current = hub.published ?? published
-        if let tags = connection.header("If-None-Match"), Self.entityTag(current.state.entityTag, matchesAnyOf: tags) {
-            return connection.queue(current.notModified, status: 304)
-        }
-        return connection.queue(current.response, status: 200)
+    private func credentials(_ request: RequestContext, _ connection: HTTPConnection) -> AccessPolicy.Credentials {
+        AccessPolicy.Credentials(
+            listener: request.listener,
+            peer: request.listener == .unix ? KernelShims.peerCredentials(connection.socketDescriptor) : nil,
+            authorization: connection.header("Authorization"),
+            forwarded: connection.header("X-Forwarded-For") != nil || connection.header("Forwarded") != nil)
     }
 
-    private func events(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
-        let headers = [
-            ("Content-Type", "text/event-stream"), ("Cache-Control", "no-store"), ("X-Accel-Buffering", "no"),
-        ]
-        if request.method == "HEAD" {
-            return connection.queue(HTTPResponse(body: [], headers: headers), status: 200)
-        }
-        guard let stream = hub.openStream(on: connection, lastEventID: connection.header("Last-Event-ID")) else {
-            throw HTTPProblem(status: 503, detail: "genidd is shutting down", headers: [("Retry-After", "1")])
-        }
-        return connection.queue(HTTPResponse(streamingFrom: stream, headers: headers), status: 200)
-    }
+    private static let healthy = json(.object([("status", .string("ok"))]))
 
     private func readiness(on connection: HTTPConnection) throws -> Bool {
         guard let state = hub.published?.state, !hub.isShuttingDown else {
@@ -136,10 +128,28 @@ public final class HTTPServer: HTTPRequestHandling {
         let body = JSONValue.object(
             [("status", .string("ready")), ("source", .string(state.source)), ("seq", .uint(state.seq))]
                 + hub.sourceStatus)
-        let response = HTTPResponse(
-            body: Array((JSONCodec.encode(body) + "\n").utf8),
-            headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
-        return connection.queue(response, status: 200)
+        return connection.queue(Self.json(body), status: 200)
+    }
+
+    /// A JSON response that must not be cached.
+    static func json(_ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
+        HTTPResponse(
+            body: Array((JSONCodec.encode(value) + "\n").utf8),
+            headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")] + headers)
+    }
+
+    /// The JSON body of a POST, or nil when it is empty. Throws 415 or 400.
+    static func jsonBody(_ request: RequestContext, _ connection: HTTPConnection) throws -> JSONValue? {
+        guard !request.body.isEmpty else { return nil }
+        let type = connection.header("Content-Type")?.split(separator: ";").first?.trimmingCharacters() ?? ""
+        guard type.lowercased() == "application/json" else {
+            throw HTTPProblem(status: 415, detail: "the body must be application/json")
+        }
+        do {
+            return try JSONCodec.decode(request.body)
+        } catch {
+            throw HTTPProblem(status: 400, detail: "\(error)")
+        }
     }
 
     /// `If-None-Match` comparison (RFC 9110 §13.1.2, weak comparison): `*` or
@@ -160,4 +170,8 @@ public final class HTTPServer: HTTPRequestHandling {
         }
         return false
     }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String { String(self).trimmingWhitespace() }
 }

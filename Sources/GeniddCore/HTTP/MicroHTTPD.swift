@@ -150,10 +150,12 @@ public final class RequestContext: @unchecked Sendable {
     public let listener: ListenerKind
     /// Request body bytes seen so far.
     public var bodyBytes = 0
+    /// The body itself, kept while it stays within the handler's limit.
+    public var body: [UInt8] = []
     /// Set while a long-poll is parked; the hub clears it when it resumes the connection.
     public var parkedUntil: UInt64?
-    /// The `seq` a long-poll waits to change from.
-    public var waitingSeq: UInt64 = 0
+    /// What a parked request waits for.
+    public var parkedFor = ParkReason.seqChange(from: 0)
     /// True once a long-poll was parked and later resumed.
     public var wasParked = false
     /// True once `respond` ran (again only for a resumed long-poll).
@@ -164,6 +166,14 @@ public final class RequestContext: @unchecked Sendable {
         self.path = path
         self.listener = listener
     }
+}
+
+/// What a parked request waits for before it is answered.
+public enum ParkReason: Sendable, Equatable {
+    /// A long-poll: `seq` moving away from this value.
+    case seqChange(from: UInt64)
+    /// `GET /v1/watchers?wait=outdated-zero`: no outdated watcher left.
+    case watchersCurrent
 }
 
 /// The kind of socket a request arrived on.
@@ -251,7 +261,7 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
     }
 
     private static let accessHandler: MHD_AccessHandlerCallback = {
-        context, connection, url, method, _, _, uploadSize, requestContext in
+        context, connection, url, method, _, uploadData, uploadSize, requestContext in
         let daemon = Unmanaged<DaemonContext>.fromOpaque(context!).takeUnretainedValue()
         guard let requestContext, let connection, let uploadSize else { return MHD_Result.NO }
         guard let existing = requestContext.pointee else {
@@ -275,6 +285,11 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
         let request = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
         if uploadSize.pointee > 0 {
             request.bodyBytes += uploadSize.pointee
+            if request.bodyBytes <= daemon.handler.maximumBodyBytes, let data = uploadData {
+                data.withMemoryRebound(to: UInt8.self, capacity: uploadSize.pointee) { bytes in
+                    request.body.append(contentsOf: UnsafeBufferPointer(start: bytes, count: uploadSize.pointee))
+                }
+            }
             uploadSize.pointee = 0
             // A chunked body that grows past the limit: stop reading and close.
             return request.bodyBytes > daemon.handler.maximumBodyBytes ? MHD_Result.NO : MHD_Result.YES

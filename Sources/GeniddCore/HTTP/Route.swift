@@ -1,10 +1,83 @@
-/// The paths genidd serves. Anything else is a 404.
-public enum Route: String, CaseIterable, Sendable {
-    case generation = "/v1/generation"
-    case events = "/v1/events"
-    case healthz = "/healthz"
-    case readyz = "/readyz"
+/// The resources genidd serves. Anything else is a 404.
+public enum Route: Sendable, Equatable {
+    case generation
+    case bump
+    case events
+    case watchers
+    case watcher(name: String)
+    case watcherAcknowledgement(name: String)
+    case healthz
+    case readyz
 
-    /// Methods each route accepts (`Allow` of a 405).
-    public var allowedMethods: [String] { ["GET", "HEAD"] }
+    /// Every route as an OpenAPI path template, in the order the README lists them.
+    public static let templates = [
+        "/v1/generation", "/v1/generation/bump", "/v1/events", "/v1/watchers", "/v1/watchers/{name}",
+        "/v1/watchers/{name}/ack", "/healthz", "/readyz",
+    ]
+
+    /// Matches a request path (no query), or nil for unknown paths.
+    public init?(path: String) {
+        switch path {
+        case "/v1/generation": self = .generation
+        case "/v1/generation/bump": self = .bump
+        case "/v1/events": self = .events
+        case "/v1/watchers": self = .watchers
+        case "/healthz": self = .healthz
+        case "/readyz": self = .readyz
+        default:
+            let prefix = "/v1/watchers/"
+            guard path.hasPrefix(prefix) else { return nil }
+            let rest = path.dropFirst(prefix.count)
+            if rest.hasSuffix("/ack") {
+                let name = String(rest.dropLast(4))
+                guard !name.isEmpty, !name.contains("/") else { return nil }
+                self = .watcherAcknowledgement(name: name)
+            } else {
+                guard !rest.isEmpty, !rest.contains("/") else { return nil }
+                self = .watcher(name: String(rest))
+            }
+        }
+    }
+
+    /// The path template, for logs, metrics labels and the OpenAPI check.
+    public var template: String {
+        switch self {
+        case .generation: return "/v1/generation"
+        case .bump: return "/v1/generation/bump"
+        case .events: return "/v1/events"
+        case .watchers: return "/v1/watchers"
+        case .watcher: return "/v1/watchers/{name}"
+        case .watcherAcknowledgement: return "/v1/watchers/{name}/ack"
+        case .healthz: return "/healthz"
+        case .readyz: return "/readyz"
+        }
+    }
+
+    /// Methods the route accepts (`Allow` of a 405).
+    public var allowedMethods: [String] {
+        switch self {
+        case .bump, .watcherAcknowledgement: return ["POST"]
+        case .watcher: return ["GET", "HEAD", "PUT", "DELETE"]
+        default: return ["GET", "HEAD"]
+        }
+    }
+
+    /// Who may call it.
+    public var access: AccessLevel {
+        switch self {
+        case .healthz, .readyz: return .open
+        case .bump: return .admin
+        default: return .read
+        }
+    }
+}
+
+/// How much trust a route needs.
+public enum AccessLevel: Sendable {
+    /// Anyone who can reach the socket (health checks).
+    case open
+    /// Everyone, unless `--read-token-file` asks for a token.
+    case read
+    /// Unix-socket peers in `--admin-uid`/`--admin-gid`, or the admin bearer token.
+    case admin
 }

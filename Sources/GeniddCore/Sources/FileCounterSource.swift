@@ -33,6 +33,10 @@ public final class FileCounterSource: GenerationSource {
         watch = nil
     }
 
+    public func makeBumper() -> (any GenerationBumper)? {
+        FileCounterBumper(path: path)
+    }
+
     private func readCounter() -> SourceEvent {
         let bytes: [UInt8]
         do {

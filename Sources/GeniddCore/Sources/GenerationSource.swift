@@ -73,9 +73,12 @@ public protocol GenerationSource: AnyObject {
     /// Facts about the source for `/readyz`, such as the kernel's count of
     /// outdated sysgenid watchers. Called on the source thread after each event.
     func status() -> [(String, JSONValue)]
+    /// What `POST /v1/generation/bump` uses, or nil when the source cannot be bumped.
+    func makeBumper() -> (any GenerationBumper)?
 }
 
 extension GenerationSource {
     public func delivered(_ reading: SourceReading) {}
     public func status() -> [(String, JSONValue)] { [] }
+    public func makeBumper() -> (any GenerationBumper)? { nil }
 }

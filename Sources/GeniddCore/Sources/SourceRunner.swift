@@ -20,6 +20,11 @@ public final class SourceRunner: @unchecked Sendable {
     private var isOpen = false
     private var backoff = SourceRunner.initialBackoff
     private var nextAttempt: UInt64 = 0
+    private let acknowledgementPolicy: AcknowledgementPolicy
+    /// A delivered reading whose acknowledgement waits for HTTP watchers.
+    private var awaitingWatchers: SourceReading?
+    /// How often a held acknowledgement is re-checked, in ms.
+    static let watcherCheckInterval = 20
 
     /// Backoff between reopen attempts: 100 ms doubling to 5 s.
     static let initialBackoff = 100
@@ -35,8 +40,9 @@ public final class SourceRunner: @unchecked Sendable {
 
     public init(
         source: any GenerationSource, companions: [any GenerationSource] = [], tracker: GenerationTracker,
-        logger: Logger
+        acknowledgementPolicy: AcknowledgementPolicy = .delivered, logger: Logger
     ) throws {
+        self.acknowledgementPolicy = acknowledgementPolicy
         self.source = source
         self.companions = companions.map(Companion.init)
         self.tracker = tracker
@@ -116,9 +122,21 @@ public final class SourceRunner: @unchecked Sendable {
         if case .reading(let reading) = event {
             if published {
                 tracker.awaitDelivery()
+                if acknowledgementPolicy == .watchers && tracker.outdatedWatchers > 0 {
+                    awaitingWatchers = reading
+                    return
+                }
             }
+            awaitingWatchers = nil
             source.delivered(reading)
         }
+    }
+
+    /// Acknowledges a held reading once no HTTP watcher is outdated.
+    private func releaseHeldAcknowledgement() {
+        guard let reading = awaitingWatchers, tracker.outdatedWatchers == 0 else { return }
+        awaitingWatchers = nil
+        source.delivered(reading)
     }
 
     /// Milliseconds to wait in `poll()`: the nearest interval check or reopen attempt.
@@ -126,6 +144,9 @@ public final class SourceRunner: @unchecked Sendable {
         var timeout = Int.max
         func consider(_ deadline: UInt64) {
             timeout = min(timeout, Int((deadline - min(deadline, now)) / 1_000_000) + 1)
+        }
+        if awaitingWatchers != nil {
+            timeout = min(timeout, Self.watcherCheckInterval)
         }
         if isOpen {
             if let interval = source.checkInterval { timeout = min(timeout, interval) }
@@ -176,6 +197,9 @@ public final class SourceRunner: @unchecked Sendable {
             }
             for companion in companions {
                 checkCompanion(companion, now: now)
+            }
+            if isOpen {
+                releaseHeldAcknowledgement()
             }
         }
     }

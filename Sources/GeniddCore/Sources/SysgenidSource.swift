@@ -122,6 +122,10 @@ public final class SysgenidSource: GenerationSource {
         device = nil
     }
 
+    public func makeBumper() -> (any GenerationBumper)? {
+        SysgenidBumper(path: path)
+    }
+
     /// A non-blocking 4-byte read: the new counter, or nil when this watcher is up to date.
     private func readNewCounter(_ device: CounterDevice) throws -> UInt32? {
         var value: UInt32 = 0

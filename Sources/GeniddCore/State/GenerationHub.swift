@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 #if canImport(Glibc)
@@ -26,6 +27,7 @@ public final class GenerationHub: Sendable {
         var published: Published?
         var streams: [ObjectIdentifier: EventStream] = [:]
         var parked: [ObjectIdentifier: (RequestContext, HTTPConnection)] = [:]
+        var watchers: WatcherRegistry
         var shuttingDown = false
         /// Facts the source reports for `/readyz`.
         var sourceStatus: [(String, JSONValue)] = []
@@ -36,6 +38,7 @@ public final class GenerationHub: Sendable {
 
     private let shared: Mutex<Shared>
     private let heartbeatInterval: UInt64
+    private let logger: Logger
     /// Wakes the sweeper thread when a nearer deadline appears.
     public let sweeperWake: WakeSignal
     /// Subscribers whose unsent backlog passes this are disconnected (they reconnect and resync).
@@ -44,11 +47,17 @@ public final class GenerationHub: Sendable {
     static let retryPrelude = Array("retry: 2000\n\n".utf8)
     static let keepalive = Array(": keepalive\n\n".utf8)
 
-    /// - Parameter heartbeatMilliseconds: interval of SSE `: keepalive` comments.
-    public init(heartbeatMilliseconds: Int) throws {
+    /// - Parameters:
+    ///   - heartbeatMilliseconds: interval of SSE `: keepalive` comments.
+    ///   - watcherExpiryMilliseconds: how long a watcher may be absent before it is expired.
+    public init(heartbeatMilliseconds: Int, watcherExpiryMilliseconds: Int = 300_000, logger: Logger) throws {
         heartbeatInterval = UInt64(max(1, heartbeatMilliseconds)) * 1_000_000
         sweeperWake = try WakeSignal()
-        shared = Mutex(Shared(nextHeartbeat: MonotonicClock.nanoseconds() + heartbeatInterval))
+        self.logger = logger
+        shared = Mutex(
+            Shared(
+                watchers: WatcherRegistry(expiryMilliseconds: watcherExpiryMilliseconds),
+                nextHeartbeat: MonotonicClock.nanoseconds() + heartbeatInterval))
     }
 
     /// The current state and its responses.
@@ -78,7 +87,8 @@ public final class GenerationHub: Sendable {
             shared.published = published
             guard isChange else { return }
             Self.broadcast(published.event, to: shared.streams.values, resuming: &toResume)
-            for (key, (request, connection)) in shared.parked where request.waitingSeq != state.seq {
+            for (key, (request, connection)) in shared.parked
+            where request.parkedFor != .seqChange(from: state.seq) && request.parkedFor != .watchersCurrent {
                 shared.parked[key] = nil
                 request.parkedUntil = nil
                 toResume.append(connection)
@@ -130,13 +140,20 @@ public final class GenerationHub: Sendable {
         }
     }
 
-    /// Registers an SSE subscriber. Returns nil while shutting down.
+    /// Registers an SSE subscriber, named `watcher` when given. Returns nil
+    /// while shutting down or when the watcher registry is full.
     /// - Parameter lastEventID: the client's `Last-Event-ID`; the initial event
     ///   is skipped when it equals the current `seq`.
-    func openStream(on connection: HTTPConnection, lastEventID: String?) -> EventStream? {
+    func openStream(on connection: HTTPConnection, lastEventID: String?, watcher: String?) -> EventStream? {
         shared.withLock { shared in
             guard !shared.shuttingDown, let published = shared.published else { return nil }
-            let stream = EventStream(connection: connection, hub: self)
+            if let watcher {
+                let touched = shared.watchers.touch(
+                    watcher, seq: published.state.seq, now: MonotonicClock.nanoseconds(),
+                    wallNow: MonotonicClock.wallMilliseconds(), connecting: true)
+                guard touched.accepted else { return nil }
+            }
+            let stream = EventStream(connection: connection, hub: self, watcher: watcher)
             stream.enqueue(Self.retryPrelude)
             if lastEventID != String(published.state.seq) {
                 stream.enqueue(published.event)
@@ -164,17 +181,29 @@ public final class GenerationHub: Sendable {
 
     /// Forgets a stream whose connection ended.
     func removeStream(_ stream: EventStream) {
-        _ = shared.withLock { $0.streams.removeValue(forKey: ObjectIdentifier(stream)) }
+        shared.withLock { shared in
+            shared.streams.removeValue(forKey: ObjectIdentifier(stream))
+            if let watcher = stream.watcher {
+                shared.watchers.disconnected(
+                    watcher, now: MonotonicClock.nanoseconds(), wallNow: MonotonicClock.wallMilliseconds())
+            }
+        }
     }
 
-    /// Parks a long-poll until `seq` moves away from `seq` or `deadline` passes.
-    /// Returns false (nothing parked) when the answer is due now.
-    func park(_ request: RequestContext, on connection: HTTPConnection, whileSeqIs seq: UInt64, until deadline: UInt64)
+    /// Parks a request until what `reason` names happens or `deadline`
+    /// passes. Returns false (nothing parked) when the answer is due now.
+    func park(_ request: RequestContext, on connection: HTTPConnection, for reason: ParkReason, until deadline: UInt64)
         -> Bool
     {
         let (parked, wakeSweeper) = shared.withLock { shared -> (Bool, Bool) in
-            guard !shared.shuttingDown, shared.published?.state.seq == seq else { return (false, false) }
-            request.waitingSeq = seq
+            guard !shared.shuttingDown, let seq = shared.published?.state.seq else { return (false, false) }
+            switch reason {
+            case .seqChange(let from):
+                if from != seq { return (false, false) }
+            case .watchersCurrent:
+                if shared.watchers.outdatedCount(seq: seq) == 0 { return (false, false) }
+            }
+            request.parkedFor = reason
             request.parkedUntil = deadline
             request.wasParked = true
             shared.parked[ObjectIdentifier(request)] = (request, connection)
@@ -207,6 +236,15 @@ public final class GenerationHub: Sendable {
                     next = min(next, deadline)
                 }
             }
+            let expiry = shared.watchers.expire(now: now, wallNow: MonotonicClock.wallMilliseconds())
+            next = min(next, expiry.next)
+            for gone in expiry.expired {
+                logger.notice(
+                    "watcher expired", metadata: ["watcher": "\(gone.name)", "acked_seq": "\(gone.acknowledgedSeq)"])
+            }
+            if !expiry.expired.isEmpty {
+                Self.resumeWatchersWaiters(&shared, resuming: &toResume)
+            }
             if now >= shared.nextHeartbeat {
                 Self.broadcast(Self.keepalive, to: shared.streams.values, resuming: &toResume)
                 shared.nextHeartbeat = now + heartbeatInterval
@@ -219,6 +257,70 @@ public final class GenerationHub: Sendable {
             connection.resume()
         }
         return next
+    }
+
+    /// Resumes `wait=outdated-zero` requests when no watcher is outdated. Call with the lock held.
+    private static func resumeWatchersWaiters(_ shared: inout Shared, resuming toResume: inout [HTTPConnection]) {
+        guard let seq = shared.published?.state.seq, shared.watchers.outdatedCount(seq: seq) == 0 else { return }
+        for (key, (request, connection)) in shared.parked where request.parkedFor == .watchersCurrent {
+            shared.parked[key] = nil
+            request.parkedUntil = nil
+            toResume.append(connection)
+        }
+    }
+
+    /// Registers (or refreshes) a watcher that polls instead of streaming.
+    /// Returns its JSON and whether it was created, or nil when the registry is full.
+    func registerWatcher(_ name: String) -> (json: JSONValue, created: Bool)? {
+        shared.withLock { shared in
+            let seq = shared.published?.state.seq ?? 0
+            let touched = shared.watchers.touch(
+                name, seq: seq, now: MonotonicClock.nanoseconds(), wallNow: MonotonicClock.wallMilliseconds())
+            guard touched.accepted, let watcher = shared.watchers.watchers[name] else { return nil }
+            return (WatcherRegistry.json(watcher, seq: seq), touched.created)
+        }
+    }
+
+    /// Records a watcher's acknowledgement of `seq`; answers waiting orchestrators
+    /// when it was the last outdated watcher.
+    func acknowledge(_ name: String, seq: UInt64) throws(WatcherRegistry.AcknowledgementError) -> JSONValue {
+        var toResume: [HTTPConnection] = []
+        let result = shared.withLock { shared -> Result<JSONValue, WatcherRegistry.AcknowledgementError> in
+            let current = shared.published?.state.seq ?? 0
+            do throws(WatcherRegistry.AcknowledgementError) {
+                let watcher = try shared.watchers.acknowledge(
+                    name, seq: seq, current: current, now: MonotonicClock.nanoseconds(),
+                    wallNow: MonotonicClock.wallMilliseconds())
+                Self.resumeWatchersWaiters(&shared, resuming: &toResume)
+                return .success(WatcherRegistry.json(watcher, seq: current))
+            } catch {
+                return .failure(error)
+            }
+        }
+        for connection in toResume { connection.resume() }
+        return try result.get()
+    }
+
+    /// Removes a watcher; returns whether it existed.
+    func removeWatcher(_ name: String) -> Bool {
+        var toResume: [HTTPConnection] = []
+        let removed = shared.withLock { shared -> Bool in
+            let removed = shared.watchers.remove(name)
+            Self.resumeWatchersWaiters(&shared, resuming: &toResume)
+            return removed
+        }
+        for connection in toResume { connection.resume() }
+        return removed
+    }
+
+    /// The body of `GET /v1/watchers`.
+    func watchersJSON() -> JSONValue {
+        shared.withLock { shared in shared.watchers.json(seq: shared.published?.state.seq ?? 0) }
+    }
+
+    /// Watchers that have not acknowledged the current `seq`.
+    public var outdatedWatcherCount: Int {
+        shared.withLock { shared in shared.watchers.outdatedCount(seq: shared.published?.state.seq ?? 0) }
     }
 
     /// Queues `bytes` on every stream and collects the parked ones to resume

@@ -12,16 +12,21 @@ public final class GenerationTracker: @unchecked Sendable {
     private let store: StateStore
     private let hub: GenerationHub
     private let hasher: UUIDHasher?
+    private let exporter: GenerationExporter?
     private let logger: Logger
     private let bootID: String
     private var state: GenerationState
     private var cursor: String?
     private var failedSinceLastReading = false
 
-    public init(store: StateStore, hub: GenerationHub, hasher: UUIDHasher?, sourceName: String, logger: Logger) {
+    public init(
+        store: StateStore, hub: GenerationHub, hasher: UUIDHasher?, exporter: GenerationExporter? = nil,
+        sourceName: String, logger: Logger
+    ) {
         self.store = store
         self.hub = hub
         self.hasher = hasher
+        self.exporter = exporter
         self.logger = logger
         bootID = StateStore.currentBootID()
         let saved = store.load { problem in logger.warning("ignoring saved state: \(problem)") }
@@ -40,6 +45,7 @@ public final class GenerationTracker: @unchecked Sendable {
                 changedAtMilliseconds: MonotonicClock.wallMilliseconds(), instance: RandomBytes.hex(count: 8),
                 stale: true, staleReason: "waiting for the first reading from \(sourceName)")
         }
+        exporter?.export(seq: state.seq)
         hub.publish(state)
     }
 
@@ -74,6 +80,9 @@ public final class GenerationTracker: @unchecked Sendable {
             logger.warning("some SSE subscribers had not taken the change after 1 s; acknowledging anyway")
         }
     }
+
+    /// HTTP watchers that have not acknowledged the current `seq`.
+    public var outdatedWatchers: Int { hub.outdatedWatcherCount }
 
     /// Records what the source reports about itself for `/readyz`.
     public func updateStatus(_ status: [(String, JSONValue)]) {
@@ -128,6 +137,9 @@ public final class GenerationTracker: @unchecked Sendable {
         }
         if !reasons.isEmpty || cursorMoved || wasStale {
             persist()
+        }
+        if !reasons.isEmpty {
+            exporter?.export(seq: state.seq)
         }
         if !reasons.isEmpty || wasStale {
             hub.publish(state)

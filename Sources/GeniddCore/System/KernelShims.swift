@@ -66,6 +66,21 @@ enum KernelShims {
             vmGenerationCounter: reading.vm_generation_counter)
     }
 
+    /// The peer's uid and gid on a Unix socket, or nil.
+    static func peerCredentials(_ fd: Int32) -> (uid: UInt32, gid: UInt32)? {
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+        return genidd_peer_credentials(fd, &uid, &gid) == 0 ? (uid, gid) : nil
+    }
+
+    /// `SYSGENID_FORCE_GEN_UPDATE(minimum)`; 0 or -1 with errno.
+    static func sysgenidForceUpdate(_ fd: Int32, minimum: UInt) -> Int32 {
+        genidd_sysgenid_force_update(fd, minimum)
+    }
+
+    /// True when `fd` is on tmpfs (false when not, or unknown).
+    static func isOnTmpfs(_ fd: Int32) -> Bool { genidd_is_on_tmpfs(fd) == 1 }
+
     /// An acquire fence for the seqcount read protocol.
     static func acquireFence() { genidd_acquire_fence() }
 }

@@ -1,0 +1,85 @@
+/// `GET /v1/generation` (with long-poll), `GET /v1/events` and `POST /v1/generation/bump`.
+extension HTTPServer {
+    func generation(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+        for name in ["wait", "timeout"] where connection.queryArgumentCount(name) > 1 {
+            throw HTTPProblem(status: 400, detail: "\(name) is given more than once")
+        }
+        let poll = try LongPollRequest(
+            wait: connection.queryArgument("wait"), timeout: connection.queryArgument("timeout"))
+        if let seq = poll.waitSeq, poll.timeoutMilliseconds > 0, request.method == "GET" {
+            let deadline = MonotonicClock.nanoseconds() + UInt64(poll.timeoutMilliseconds) * 1_000_000
+            if hub.park(request, on: connection, for: .seqChange(from: seq), until: deadline) {
+                // libmicrohttpd calls the handler again once the hub resumes the connection.
+                request.answered = false
+                return true
+            }
+        }
+        guard let current = hub.published else {
+            throw HTTPProblem(status: 503, detail: "no generation known yet")
+        }
+        if let tags = connection.header("If-None-Match"), Self.entityTag(current.state.entityTag, matchesAnyOf: tags) {
+            return connection.queue(current.notModified, status: 304)
+        }
+        return connection.queue(current.response, status: 200)
+    }
+
+    func events(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+        let headers = [
+            ("Content-Type", "text/event-stream"), ("Cache-Control", "no-store"), ("X-Accel-Buffering", "no"),
+        ]
+        let watcher = connection.queryArgument("watcher")
+        if let watcher, !WatcherRegistry.isValidName(watcher) {
+            throw HTTPProblem(status: 400, detail: "watcher names are 1-64 of A-Z a-z 0-9 . _ - (not starting with .)")
+        }
+        if request.method == "HEAD" {
+            return connection.queue(HTTPResponse(body: [], headers: headers), status: 200)
+        }
+        guard
+            let stream = hub.openStream(
+                on: connection, lastEventID: connection.header("Last-Event-ID"), watcher: watcher)
+        else {
+            if hub.isShuttingDown {
+                throw HTTPProblem(status: 503, detail: "genidd is shutting down", headers: [("Retry-After", "1")])
+            }
+            throw HTTPProblem(status: 429, detail: "too many watchers are registered", headers: [("Retry-After", "5")])
+        }
+        return connection.queue(HTTPResponse(streamingFrom: stream, headers: headers), status: 200)
+    }
+
+    /// Bumps the source, then answers once genidd reports the new `seq` (at
+    /// most 2 s later; after that, 202 with the state so far).
+    func bump(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+        guard let bumper else {
+            let source = hub.published?.state.source ?? "this source"
+            throw HTTPProblem(
+                status: 409, detail: "\(source) cannot be bumped (only file: and sysgenid sources can)")
+        }
+        var minimum: UInt64?
+        if let body = try Self.jsonBody(request, connection) {
+            guard case .object(let members) = body, members.allSatisfy({ $0.0 == "min" }) else {
+                throw HTTPProblem(status: 400, detail: "the body may only be {\"min\": N}")
+            }
+            if let value = body["min"] {
+                guard let number = value.uint64Value else {
+                    throw HTTPProblem(status: 400, detail: "min must be a non-negative integer")
+                }
+                minimum = number
+            }
+        }
+        guard let before = hub.published?.state.seq else {
+            throw HTTPProblem(status: 503, detail: "no generation known yet")
+        }
+        do {
+            _ = try bumper.bump(minimum: minimum)
+        } catch {
+            throw HTTPProblem(status: 409, detail: "bump failed: \(error)")
+        }
+        let deadline = MonotonicClock.nanoseconds() + 2_000_000_000
+        if hub.park(request, on: connection, for: .seqChange(from: before), until: deadline) {
+            request.answered = false
+            return true
+        }
+        guard let published = hub.published else { return false }
+        return connection.queue(published.response, status: 200)
+    }
+}
