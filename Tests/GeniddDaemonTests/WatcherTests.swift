@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+extension DaemonTests {
+    @Suite("Watchers that acknowledge, and the orchestrator's wait")
+    struct Watchers {
+        static func ack(_ daemon: DaemonProcess, _ name: String, _ seq: Int) throws -> HTTPReply {
+            try request(
+                daemon.tcp, "/v1/watchers/\(name)/ack", method: "POST",
+                headers: [("Content-Type", "application/json")], body: "{\"seq\":\(seq)}")
+        }
+
+        @Test("register, become outdated on a change, refuse stale and future seqs, acknowledge")
+        func lifecycle() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory)
+            let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            let created = try request(daemon.tcp, "/v1/watchers/app-1", method: "PUT")
+            #expect(created.status == 201)
+            #expect(created.json["acked_seq"] as? Int == 1)
+            #expect(created.json["outdated"] as? Bool == false)
+            #expect(try request(daemon.tcp, "/v1/watchers/app-1", method: "PUT").status == 200)
+
+            try counter.write("2")
+            try waitForSeq(daemon, 2)
+            let list = try request(daemon.tcp, "/v1/watchers").json
+            #expect(list["outdated"] as? Int == 1)
+            #expect(list["seq"] as? Int == 2)
+            let entry = (list["watchers"] as? [[String: Any]])?.first
+            #expect(entry?["name"] as? String == "app-1")
+            #expect(entry?["outdated"] as? Bool == true)
+            #expect(entry?["connected"] as? Bool == false)
+
+            let stale = try Self.ack(daemon, "app-1", 1)
+            #expect(stale.status == 409)
+            #expect((stale.json["detail"] as? String)?.contains("stale") == true)
+            let future = try Self.ack(daemon, "app-1", 3)
+            #expect(future.status == 409)
+            #expect((future.json["detail"] as? String)?.contains("not happened yet") == true)
+            let good = try Self.ack(daemon, "app-1", 2)
+            #expect(good.status == 200)
+            #expect(good.json["outdated"] as? Bool == false)
+            #expect(try request(daemon.tcp, "/v1/watchers").json["outdated"] as? Int == 0)
+
+            #expect(try Self.ack(daemon, "nobody", 2).status == 404)
+            #expect(try request(daemon.tcp, "/v1/watchers/app-1", method: "DELETE").status == 204)
+            #expect(try request(daemon.tcp, "/v1/watchers/app-1", method: "DELETE").status == 404)
+            #expect(try request(daemon.tcp, "/v1/watchers/app-1").status == 404)
+        }
+
+        @Test("bad names and bodies are rejected with problem+json")
+        func badInput() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory)
+            let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            for name in [".hidden", String(repeating: "a", count: 65), "sp%20ace", "semi;colon"] {
+                #expect(try request(daemon.tcp, "/v1/watchers/\(name)", method: "PUT").status == 400, "\(name)")
+            }
+            #expect(try request(daemon.tcp, "/v1/events?watcher=bad%2Fname").status == 400)
+            _ = try request(daemon.tcp, "/v1/watchers/ok", method: "PUT")
+            let text = try request(
+                daemon.tcp, "/v1/watchers/ok/ack", method: "POST", headers: [("Content-Type", "text/plain")],
+                body: "1")
+            #expect(text.status == 415)
+            let garbage = try request(
+                daemon.tcp, "/v1/watchers/ok/ack", method: "POST", headers: [("Content-Type", "application/json")],
+                body: "{\"seq\":")
+            #expect(garbage.status == 400)
+            let negative = try request(
+                daemon.tcp, "/v1/watchers/ok/ack", method: "POST", headers: [("Content-Type", "application/json")],
+                body: "{\"seq\":-1}")
+            #expect(negative.status == 400)
+            #expect(try request(daemon.tcp, "/v1/watchers?wait=soon").status == 400)
+            #expect(try request(daemon.tcp, "/v1/watchers/ok/ack").status == 405)
+        }
+
+        @Test("wait=outdated-zero blocks until the last watcher acknowledges, or the timeout")
+        func orchestratorWait() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory)
+            let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            let stream = try EventStreamClient(daemon.tcp, path: "/v1/events?watcher=sse-app")
+            _ = stream.nextEvent(timeout: 5)
+            _ = try request(daemon.tcp, "/v1/watchers/poller", method: "PUT")
+            #expect(try request(daemon.tcp, "/v1/watchers?wait=outdated-zero&timeout=5").json["outdated"] as? Int == 0)
+
+            try counter.write("2")
+            #expect(stream.nextEvent(timeout: 5)?.id == "2")
+            let timedOut = try request(daemon.tcp, "/v1/watchers?wait=outdated-zero&timeout=0.3")
+            #expect(timedOut.json["outdated"] as? Int == 2)
+            let connected = (timedOut.json["watchers"] as? [[String: Any]])?.first { $0["name"] as? String == "sse-app" }
+            #expect(connected?["connected"] as? Bool == true)
+
+            let orchestrator = try TestSocket(daemon.tcp)
+            try orchestrator.sendRequest("GET", "/v1/watchers?wait=outdated-zero&timeout=30")
+            #expect(try Self.ack(daemon, "sse-app", 2).status == 200)
+            #expect(!orchestrator.fill(timeout: 0.3), "one watcher is still outdated")
+            let start = Date()
+            #expect(try Self.ack(daemon, "poller", 2).status == 200)
+            let answer = try orchestrator.readResponse(timeout: 5)
+            #expect(answer.json["outdated"] as? Int == 0)
+            #expect(Date().timeIntervalSince(start) < 0.5)
+        }
+
+        @Test("watchers that vanish expire after --watcher-expiry, visibly")
+        func expiry() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory)
+            let daemon = try DaemonProcess(
+                directory: directory,
+                arguments: ["--source", counter.sourceArgument, "--watcher-expiry", "1s", "--heartbeat", "200ms"])
+            var stream: EventStreamClient? = try EventStreamClient(daemon.tcp, path: "/v1/events?watcher=gone")
+            _ = stream?.nextEvent(timeout: 5)
+            _ = try request(daemon.tcp, "/v1/watchers/poller", method: "PUT")
+            try counter.write("2")
+            try waitForSeq(daemon, 2)
+            Thread.sleep(forTimeInterval: 1.3)
+            // Connected watchers never expire.
+            let names = (try request(daemon.tcp, "/v1/watchers").json["watchers"] as? [[String: Any]] ?? [])
+                .compactMap { $0["name"] as? String }
+            #expect(names == ["gone"])
+            stream = nil
+            let orchestrator = try request(daemon.tcp, "/v1/watchers?wait=outdated-zero&timeout=5").json
+            #expect(orchestrator["outdated"] as? Int == 0, "expiry releases the orchestrator")
+            let expired = (orchestrator["expired"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(Set(expired) == ["gone", "poller"])
+            #expect(daemon.log.contains("watcher expired"))
+        }
+    }
+}
