@@ -1,0 +1,455 @@
+#!/usr/bin/env bash
+# Proves on a real (emulated) VM that genidd notices real snapshot restores.
+#
+# Builds genidd (release) into a busybox initramfs, boots it with Debian's
+# 6.1 kernel under QEMU (TCG, no KVM needed) with a vmgenid device, then
+# restores the VM from a saved state several times: with a new VM generation
+# ID (a real restore: the kernel logs a VM fork) and once with the same one
+# (no change). Subscribers inside the guest (long-poll, SSE) and on the host
+# (SSE with Last-Event-ID, REST) must each see exactly one new seq per real
+# restore and nothing for the same-ID restore. Prints timings for every step;
+# exits non-zero on any missing or extra event and on any timeout.
+#
+# Usage: scripts/vm-e2e.sh [--cache DIR] [--keep]
+#   --cache DIR   downloads and built artifacts (default: .vm-cache at the repo top)
+#   --keep        keep the saved VM state file (DIR/run/state.bin) after a pass
+# Needs root for apt-get on a fresh machine (Debian 12); everything else is cached.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+repo=$PWD
+cache=$repo/.vm-cache
+keep_state=0
+while (($#)); do
+    case $1 in
+    --cache) cache=$(realpath -m "$2") && shift 2 ;;
+    --keep) keep_state=1 && shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' && exit 0 ;;
+    *) echo "vm-e2e: unknown argument $1 (try --help)" >&2 && exit 2 ;;
+    esac
+done
+
+helpers=$repo/scripts/vm-e2e
+run=$cache/run          # this run's logs and VM state; replaced on every run
+vmctl=(python3 "$helpers/vmctl.py")
+
+# Timeouts (seconds). TCG is slow and CI machines are noisy: generous, but bounded.
+boot_timeout=180        # QEMU start -> genidd ready and both guest clients started
+save_timeout=120        # stop -> migration completed
+load_timeout=120        # QEMU -incoming start -> state loaded
+event_timeout=30        # cont -> each subscriber saw the new seq
+settle_seconds=3        # after the last expected event: time for an extra one to show up
+quiet_seconds=6         # same-ID restore: how long we watch for (absent) events
+
+script_start=$(date +%s%3N)
+now_ms() { date +%s%3N; }
+# step MESSAGE: one progress line, prefixed with the time since the start.
+step() {
+    local elapsed=$(($(now_ms) - script_start))
+    printf '[%4d.%01ds] %s\n' $((elapsed / 1000)) $((elapsed % 1000 / 100)) "$*"
+}
+fail() {
+    step "FAIL: $*" >&2
+    exit 1
+}
+# json FILTER_EXPR: evaluates a Python expression over the JSON on stdin (as `j`).
+json() { python3 -c 'import json, sys; j = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+
+# ---------------------------------------------------------------------------
+# Cleanup: every QEMU and helper we start is recorded here and ended by PID.
+background_pids=()
+cleanup() {
+    local status=$?
+    local pid
+    for pid in "${background_pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+        fi
+    done
+    # Give QEMU a moment to exit on SIGTERM, then make sure.
+    for pid in "${background_pids[@]}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if ((status != 0)); then
+        if [[ -n ${serial_log:-} && -s $serial_log ]]; then
+            echo "vm-e2e: the last lines of the guest console ($serial_log):" >&2
+            tr -d '\r' <"$serial_log" | tail -n 15 | sed 's/^/    /' >&2
+        fi
+        ((status == 130)) && echo "vm-e2e: interrupted" >&2
+        echo "vm-e2e: failed; logs are in $run (serial-N.log: guest console, qemu-N.log: QEMU, *.json: observations)" >&2
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+# Interrupted: the EXIT trap cleans up (bash runs it once the current
+# foreground command, bounded like every wait here, has returned).
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------
+# Host packages (installed only when missing) and the Swift toolchain.
+# qemu-system-x86: the VM; cpio, zstd: the initramfs; gcc, libc6-dev: the
+# static guest client; binutils: objcopy (module dependencies) and strip.
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh qemu-system-x86 cpio zstd gcc libc6-dev binutils python3
+
+mkdir -p "$cache/debs"
+rm -rf "$run"
+mkdir -p "$run"
+
+# apt_download PACKAGE: fetches a .deb into the cache (apt-get update first
+# when apt does not know the package yet, as on a fresh machine).
+apt_download() {
+    local sudo_cmd=() options=()
+    if [[ $(id -u) -eq 0 ]]; then
+        # Downloading as root into a root-owned directory: apt's _apt sandbox could not write there.
+        options=(-o APT::Sandbox::User=root)
+    else
+        sudo_cmd=(sudo)
+    fi
+    if ! apt-cache show "$1" >/dev/null 2>&1; then
+        "${sudo_cmd[@]}" apt-get update -qq
+    fi
+    (cd "$cache/debs" && apt-get download -qq "${options[@]}" "$1")
+}
+
+# The kernel: the versioned package that Debian 12's linux-image-amd64 points
+# to. Resolved once; afterwards the cached package is used (offline reruns).
+kernel_deb=$(find "$cache/debs" -maxdepth 1 -name 'linux-image-6.1.0-*-amd64_*.deb' | sort | tail -n 1)
+if [[ -z $kernel_deb ]]; then
+    if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+        if [[ $(id -u) -eq 0 ]]; then apt-get update -qq; else sudo apt-get update -qq; fi
+    fi
+    kernel_package=$(apt-cache depends linux-image-amd64 |
+        sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | head -n 1)
+    [[ -n $kernel_package ]] || fail "apt does not know a linux-image-6.1.0-*-amd64 behind linux-image-amd64"
+    step "fetching $kernel_package"
+    apt_download "$kernel_package"
+    kernel_deb=$(find "$cache/debs" -maxdepth 1 -name "${kernel_package}_*.deb" | sort | tail -n 1)
+fi
+kernel_root=$cache/kernel/$(basename "$kernel_deb" .deb)
+if [[ ! -e $kernel_root/.unpacked ]]; then
+    step "unpacking $(basename "$kernel_deb")"
+    rm -rf "$cache/kernel"
+    mkdir -p "$kernel_root"
+    dpkg-deb -x "$kernel_deb" "$kernel_root"
+    touch "$kernel_root/.unpacked"
+fi
+vmlinuz=$(find "$kernel_root/boot" -name 'vmlinuz-*' | head -n 1)
+kernel_version=${vmlinuz##*/vmlinuz-}
+module_root=$kernel_root/lib/modules/$kernel_version
+grep -q '^CONFIG_VMGENID=y' "$kernel_root/boot/config-$kernel_version" ||
+    fail "kernel $kernel_version lacks CONFIG_VMGENID=y"
+
+busybox_deb=$(find "$cache/debs" -maxdepth 1 -name 'busybox-static_*.deb' | sort | tail -n 1)
+if [[ -z $busybox_deb ]]; then
+    step "fetching busybox-static"
+    apt_download busybox-static
+    busybox_deb=$(find "$cache/debs" -maxdepth 1 -name 'busybox-static_*.deb' | sort | tail -n 1)
+fi
+busybox=$cache/busybox/bin/busybox
+if [[ ! -x $busybox || $busybox_deb -nt $busybox ]]; then
+    rm -rf "$cache/busybox"
+    dpkg-deb -x "$busybox_deb" "$cache/busybox"
+    touch "$busybox"
+fi
+step "kernel $kernel_version, $("$busybox" | head -n 1 | cut -d' ' -f1-2), $(qemu-system-x86_64 --version | head -n 1)"
+
+# ---------------------------------------------------------------------------
+# Build genidd and the guest client.
+step "building genidd (release)"
+build_start=$(now_ms)
+swift build -c release --product genidd >"$run/swift-build.log" 2>&1 || {
+    tail -n 40 "$run/swift-build.log" >&2
+    fail "swift build failed (full log: $run/swift-build.log)"
+}
+genidd=$(swift build -c release --show-bin-path)/genidd
+step "genidd built in $((($(now_ms) - build_start) / 1000)) s"
+
+guest_client=$cache/guest-client
+if [[ ! -x $guest_client || $helpers/guest-client.c -nt $guest_client ]]; then
+    gcc -static -O2 -Wall -Wextra -Werror -o "$guest_client" "$helpers/guest-client.c"
+fi
+
+# ---------------------------------------------------------------------------
+# NIC driver modules. Debian builds virtio-net as modules and ships no
+# modules.dep (depmod runs at install), so dependencies come from each
+# module's .modinfo section; the list is in load order.
+nic_modules=(virtio_pci virtio_net) # the PCI transport and the NIC driver
+declare -A module_seen=()
+module_order=()
+module_file() {
+    local file
+    file=$(find "$module_root/kernel" \( -name "$1.ko*" -o -name "${1//_/-}.ko*" \) -print -quit)
+    [[ -n $file ]] || fail "module $1 not found in $module_root"
+    echo "$file"
+}
+add_module() {
+    local name=$1 file dependency
+    [[ -z ${module_seen[$name]:-} ]] || return 0
+    module_seen[$name]=1
+    file=$(module_file "$name")
+    local modinfo=$run/modinfo.bin
+    case $file in
+    *.xz) xz -dc "$file" >"$run/module.ko" ;;
+    *.zst) zstd -qdc "$file" >"$run/module.ko" ;;
+    *) cp "$file" "$run/module.ko" ;;
+    esac
+    objcopy -O binary --only-section=.modinfo "$run/module.ko" "$modinfo"
+    for dependency in $(tr '\0' '\n' <"$modinfo" | sed -n 's/^depends=//p' | tr ',' ' '); do
+        add_module "$dependency"
+    done
+    module_order+=("$name:$file")
+}
+for module in "${nic_modules[@]}"; do
+    add_module "$module"
+done
+
+# ---------------------------------------------------------------------------
+# The initramfs: busybox, /init, genidd with every library ldd names (at the
+# same paths, so genidd's RUNPATH and the loader's defaults find them), the
+# guest client and the modules. Rebuilt only when an input changed.
+mapfile -t libraries < <(ldd "$genidd" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+if ldd "$genidd" | grep -q 'not found'; then
+    fail "genidd has unresolved libraries: $(ldd "$genidd" | grep 'not found')"
+fi
+initramfs=$cache/initramfs.cpio.zst
+initramfs_key=$(
+    {
+        sha256sum "$genidd" "$guest_client" "$busybox" "$helpers/init" "$vmlinuz" "${libraries[@]}"
+        printf '%s\n' "${module_order[@]}"
+    } | sha256sum | cut -d' ' -f1
+)
+if [[ -f $initramfs && $(cat "$cache/initramfs.key" 2>/dev/null) == "$initramfs_key" ]]; then
+    step "initramfs cached ($(($(stat -c %s "$initramfs") >> 20)) MiB)"
+else
+    step "building the initramfs (${#libraries[@]} libraries, ${#module_order[@]} modules)"
+    root=$cache/initramfs-root
+    rm -rf "$root"
+    mkdir -p "$root"/{bin,usr/bin,etc/e2e,lib/modules}
+    cp "$busybox" "$root/bin/busybox"
+    install -m 0755 "$helpers/init" "$root/init"
+    install -m 0755 "$guest_client" "$root/usr/bin/guest-client"
+    # Debug info is most of the size and of the guest's unpacking time; the
+    # dynamic symbols stay (--strip-unneeded), which is all the loader and the
+    # Swift runtime use.
+    install -m 0755 "$genidd" "$root/usr/bin/genidd"
+    strip --strip-unneeded "$root/usr/bin/genidd"
+    for library in "${libraries[@]}"; do
+        mkdir -p "$root$(dirname "$library")"
+        cp -L "$library" "$root$library"
+        case $library in
+        */ld-linux*) ;; # the loader stays exactly as shipped
+        *) strip --strip-unneeded "$root$library" ;;
+        esac
+    done
+    for entry in "${module_order[@]}"; do
+        name=${entry%%:*} file=${entry#*:}
+        case $file in
+        *.xz) xz -dc "$file" >"$root/lib/modules/$name.ko" ;; # busybox insmod reads plain .ko
+        *.zst) zstd -qdc "$file" >"$root/lib/modules/$name.ko" ;;
+        *) cp "$file" "$root/lib/modules/$name.ko" ;;
+        esac
+        echo "$name.ko" >>"$root/etc/e2e/modules"
+    done
+    # zstd: small enough for a 256 MiB guest, and fast to unpack under TCG.
+    (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | zstd -q -3 -T0 >"$initramfs.tmp"
+    mv "$initramfs.tmp" "$initramfs"
+    echo "$initramfs_key" >"$cache/initramfs.key"
+    step "initramfs built ($(($(stat -c %s "$initramfs") >> 20)) MiB compressed, $(du -sm "$root" | cut -f1) MiB unpacked)"
+fi
+
+# ---------------------------------------------------------------------------
+# QEMU. Every instance gets the same command line except the vmgenid GUID
+# (and, for a restore, -incoming); only the host-side log file names differ.
+port=$("${vmctl[@]}" free-port)
+qmp_socket=$run/qmp.sock
+state_file=$run/state.bin
+instance=0
+qemu_pid=
+serial_log=
+
+# start_qemu GUID [INCOMING_URI]: starts QEMU in the background.
+start_qemu() {
+    local guid=$1 incoming=${2:-}
+    instance=$((instance + 1))
+    serial_log=$run/serial-$instance.log
+    rm -f "$qmp_socket"
+    # shellcheck disable=SC2054 # the commas separate QEMU's own sub-options
+    local command=(
+        qemu-system-x86_64
+        -accel tcg -cpu max -m 256 -nodefaults -display none -no-reboot
+        -kernel "$vmlinuz" -initrd "$initramfs"
+        -append "console=ttyS0 panic=-1"
+        -chardev "file,id=console,path=$serial_log" -serial chardev:console
+        -device "vmgenid,id=vmgen0,guid=$guid"
+        # No option ROM: the guest never network-boots, and iPXE would slow down SeaBIOS.
+        -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:8080"
+        -device virtio-net-pci,netdev=net0,romfile=
+        -qmp "unix:$qmp_socket,server=on,wait=off"
+    )
+    if [[ -n $incoming ]]; then
+        command+=(-incoming "$incoming")
+    fi
+    printf '%q ' "${command[@]}" >"$run/qemu-$instance.cmdline"
+    "${command[@]}" >"$run/qemu-$instance.log" 2>&1 &
+    qemu_pid=$!
+    background_pids+=("$qemu_pid")
+}
+
+# check_guid GUID: QEMU's own view of the VM generation ID.
+check_guid() {
+    local reported
+    reported=$("${vmctl[@]}" qmp "$qmp_socket" query-vm-generation-id | json 'j["guid"]')
+    [[ ${reported,,} == "${1,,}" ]] || fail "query-vm-generation-id says $reported, expected $1"
+}
+
+# check_rest GENERATION SEQ: GET /v1/generation through the forwarded port.
+check_rest() {
+    local answer
+    answer=$("${vmctl[@]}" get "http://127.0.0.1:$port/v1/generation" 10)
+    local summary
+    summary=$(json '"%s %s %s %s %s" % (j["status"], j["body"]["generation"], j["body"]["seq"], j["body"]["source"], j["body"]["stale"])' <<<"$answer")
+    [[ $summary == "200 $1 $2 kmsg False" ]] ||
+        fail "GET /v1/generation: expected 200, generation $1, seq $2, source kmsg, stale false; got: $answer"
+}
+
+# count_lines REGEX: lines of the current serial log matching REGEX (the
+# console ends lines with CR LF).
+count_lines() { tr -d '\r' <"$serial_log" | grep -cE "$1" || true; }
+
+fork_line='random: crng reseeded due to virtual machine fork'
+# The tagged lines printed by guest-client for a change (not the start lines).
+longpoll_line() { echo "E2E longpoll seq=$1 generation=$2\$"; }
+sse_line() { echo "E2E sse seq=$1 generation=$2 id=$1\$"; }
+
+# ---------------------------------------------------------------------------
+# Boot.
+new_guid() { cat /proc/sys/kernel/random/uuid; }
+guid=$(new_guid)
+step "boot: starting QEMU (TCG, 256 MiB, vmgenid guid=$guid, genidd on 127.0.0.1:$port)"
+boot_start=$(now_ms)
+start_qemu "$guid"
+boot=$("${vmctl[@]}" wait-serial "$serial_log" "$qemu_pid" "$boot_timeout" \
+    init='E2E init: uptime' \
+    devices='E2E init: devices bound to vmgenid:' \
+    probe='info source chosen' \
+    ready='notice ready generation=' \
+    longpoll='E2E longpoll start seq=[0-9]+ generation=[0-9]+$' \
+    sse='E2E sse start seq=[0-9]+ generation=[0-9]+ id=[0-9]+$') ||
+    fail "the guest did not come up (see $serial_log)"
+boot_ms() { json "j['$1']['t'] - $boot_start" <<<"$boot"; }
+step "boot: /init after $(boot_ms init) ms, genidd ready after $(boot_ms ready) ms, both guest clients subscribed after $(($(boot_ms longpoll) > $(boot_ms sse) ? $(boot_ms longpoll) : $(boot_ms sse))) ms"
+step "boot: $(json 'j["devices"]["line"]' <<<"$boot" | sed 's/^E2E init: //')"
+step "boot: genidd $(json 'j["probe"]["line"]' <<<"$boot" | sed 's/^.*source chosen/source chosen/')"
+check_guid "$guid"
+
+seq=$(json 'j["longpoll"]["line"].split("seq=")[1].split()[0]' <<<"$boot")
+generation=$(json 'j["longpoll"]["line"].split("generation=")[1].split()[0]' <<<"$boot")
+sse_start=$(json 'j["sse"]["line"]' <<<"$boot")
+[[ $sse_start == "E2E sse start seq=$seq generation=$generation id=$seq" ]] ||
+    fail "guest clients disagree at start: longpoll seq=$seq generation=$generation, $sse_start"
+((generation == 0)) || fail "a fresh boot should have generation 0 (no VM fork yet), genidd says $generation"
+check_rest "$generation" "$seq"
+step "boot: GET /v1/generation over the forwarded port: generation=$generation seq=$seq source=kmsg stale=false"
+
+# ---------------------------------------------------------------------------
+# Restores. "new": a new GUID (a real snapshot restore: one new seq for every
+# subscriber). "same": the GUID the VM already has (QEMU does not notify the
+# guest; nothing may change). The same-GUID restore sits between real ones, so
+# the next real restore also proves it was not counted silently (seq + 1).
+plan=(new same new new)
+summary=()
+for ((round = 1; round <= ${#plan[@]}; round++)); do
+    kind=${plan[round - 1]}
+    [[ $kind == new ]] && guid=$(new_guid)
+
+    # Save: stop, migrate to a file, quit.
+    save=$("${vmctl[@]}" save "$qmp_socket" "$state_file" "$save_timeout") || fail "restore $round: save failed"
+    save_ms=$(json 'j["saved"] - j["started"]' <<<"$save")
+    state_mib=$(($(json 'j["bytes"]' <<<"$save") >> 20))
+    for ((wait_round = 0; wait_round < 100; wait_round++)); do
+        kill -0 "$qemu_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$qemu_pid" 2>/dev/null && fail "restore $round: QEMU did not quit after the save"
+
+    # Restore: a new QEMU with the same command line and the chosen GUID.
+    load_start=$(now_ms)
+    start_qemu "$guid" "exec:cat '$state_file'"
+    loaded=$("${vmctl[@]}" incoming "$qmp_socket" "$qemu_pid" "$load_timeout") ||
+        fail "restore $round: loading the state failed (see $run/qemu-$instance.log)"
+    load_ms=$(($(json 'j["loaded"]' <<<"$loaded") - load_start))
+    check_guid "$guid"
+    step "restore $round ($kind guid $guid): save ${save_ms} ms (${state_mib} MiB), load ${load_ms} ms"
+
+    # cont, with the observers already in place: the console (kernel, genidd,
+    # guest long-poll and SSE clients) and a host SSE client that reconnects
+    # with the last seq it knows.
+    if [[ $kind == new ]]; then
+        expect_seq=$((seq + 1)) expect_generation=$((generation + 1))
+        observed=$("${vmctl[@]}" resume "$qmp_socket" "$qemu_pid" "$serial_log" \
+            "http://127.0.0.1:$port/v1/events" "$seq" "$event_timeout" "$settle_seconds" \
+            kernel="$fork_line" \
+            genidd="generation change reported generation=$expect_generation .*seq=$expect_seq\$" \
+            longpoll="$(longpoll_line "$expect_seq" "$expect_generation")" \
+            sse="$(sse_line "$expect_seq" "$expect_generation")") ||
+            fail "restore $round: a subscriber missed seq $expect_seq: $observed"
+        echo "$observed" >"$run/observed-$round.json"
+        host_events=$(json 'len(j["sse"]["events"])' <<<"$observed")
+        ((host_events == 1)) || fail "restore $round: the host SSE client got $host_events events, expected 1: $observed"
+        host_event=$(json '"%s %s %s" % (j["sse"]["events"][0]["id"], j["sse"]["events"][0]["data"]["seq"], j["sse"]["events"][0]["data"]["generation"])' <<<"$observed")
+        [[ $host_event == "$expect_seq $expect_seq $expect_generation" ]] ||
+            fail "restore $round: the host SSE event has id/seq/generation $host_event, expected $expect_seq $expect_seq $expect_generation"
+        # The host client listened $settle_seconds s past its event: by now an
+        # extra guest line would be on the console too.
+        for tag in "$fork_line" 'generation change reported' "$(longpoll_line '[0-9]+' '[0-9]+')" "$(sse_line '[0-9]+' '[0-9]+')"; do
+            count=$(count_lines "$tag")
+            ((count == 1)) || fail "restore $round: expected one console line matching /$tag/, found $count"
+        done
+        seq=$expect_seq generation=$expect_generation
+        check_rest "$generation" "$seq"
+        latencies=$(json '", ".join("%s %d ms" % (name, t - j["resumed"]) for name, t in [
+            ("kernel log", j["serial"]["kernel"]["t"]), ("genidd log", j["serial"]["genidd"]["t"]),
+            ("guest long-poll", j["serial"]["longpoll"]["t"]), ("guest SSE", j["serial"]["sse"]["t"]),
+            ("host SSE", j["sse"]["events"][0]["t"])])' <<<"$observed")
+        step "restore $round: cont -> $latencies"
+        step "restore $round: every subscriber saw exactly seq=$seq generation=$generation; GET /v1/generation agrees (source kmsg, not stale)"
+        summary+=("restore $round (new guid):  save ${save_ms} ms, load ${load_ms} ms; cont -> $latencies")
+    else
+        # Nothing may happen: watch every subscriber for $quiet_seconds.
+        observed=$("${vmctl[@]}" resume "$qmp_socket" "$qemu_pid" "$serial_log" \
+            "http://127.0.0.1:$port/v1/events" "$seq" "$quiet_seconds" 0) ||
+            fail "restore $round: observing failed: $observed"
+        echo "$observed" >"$run/observed-$round.json"
+        host_events=$(json 'len(j["sse"]["events"])' <<<"$observed")
+        ((host_events == 0)) || fail "restore $round: same GUID, yet the host SSE client got an event: $observed"
+        for tag in "$fork_line" 'generation change reported' 'E2E (longpoll|sse) seq='; do
+            count=$(count_lines "$tag")
+            ((count == 0)) || fail "restore $round: same GUID, yet the console has $count lines matching /$tag/"
+        done
+        check_rest "$generation" "$seq"
+        step "restore $round: no event anywhere for ${quiet_seconds} s after cont (kernel, genidd, guest long-poll and SSE, host SSE); GET still seq=$seq"
+        summary+=("restore $round (same guid): save ${save_ms} ms, load ${load_ms} ms; no event within ${quiet_seconds} s, as expected")
+    fi
+done
+
+# Once subscribed, the guest clients must have reported no error: a dropped
+# stream or a failed long-poll means a reconnect that could hide or repeat an
+# event. (Before, while genidd starts, they retry by design.)
+errors=$(
+    awk '/E2E longpoll start/ { longpoll = 1 } /E2E sse start/ { sse = 1 }
+         (longpoll && /E2E longpoll error/) || (sse && /E2E sse error/)' "$run/serial-1.log"
+    for ((n = 2; n <= instance; n++)); do
+        grep -E 'E2E (longpoll|sse) error' "$run/serial-$n.log" || true
+    done
+)
+[[ -z $errors ]] || fail "guest clients reported errors: $errors"
+
+"${vmctl[@]}" qmp "$qmp_socket" quit >/dev/null || true
+((keep_state)) || rm -f "$state_file"
+step "PASS: ${#plan[@]} restores, final generation=$generation seq=$seq"
+printf '  %s\n' "boot: QEMU start -> genidd ready $(boot_ms ready) ms" "${summary[@]}"
