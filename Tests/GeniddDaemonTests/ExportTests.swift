@@ -4,7 +4,9 @@ import Testing
 extension DaemonTests {
     @Suite("--export-sysgenid and --export-vmgenid: device-layout files for unmodified libraries")
     struct Export {
-        @Test("a read-only shared mapping in another process sees each new seq without reopening; restarts keep the file")
+        @Test(
+            "a read-only shared mapping in another process sees each new seq without reopening; restarts keep the file"
+        )
         func mappedExport() throws {
             let directory = try DaemonProcess.makeDirectory()
             let counter = try CounterFile(in: directory, value: "1")

@@ -88,7 +88,8 @@ extension DaemonTests {
             #expect(stream.nextEvent(timeout: 5)?.id == "2")
             let timedOut = try request(daemon.tcp, "/v1/watchers?wait=outdated-zero&timeout=0.3")
             #expect(timedOut.json["outdated"] as? Int == 2)
-            let connected = (timedOut.json["watchers"] as? [[String: Any]])?.first { $0["name"] as? String == "sse-app" }
+            let listed = timedOut.json["watchers"] as? [[String: Any]] ?? []
+            let connected = listed.first { $0["name"] as? String == "sse-app" }
             #expect(connected?["connected"] as? Bool == true)
 
             let orchestrator = try TestSocket(daemon.tcp)
