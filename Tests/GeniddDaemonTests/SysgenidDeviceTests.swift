@@ -55,6 +55,42 @@ extension DaemonTests {
             #expect(try daemon.waitForLine(containing: "had not taken the change after 1 s", timeout: 2) != nil)
         }
 
+        @Test("--ack-policy watchers holds the kernel acknowledgement until every HTTP watcher acknowledged")
+        func acknowledgementWaitsForWatchers() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let emulator = try SysgenidEmulator(in: directory, initial: 1)
+            let daemon = try DaemonProcess(
+                directory: directory,
+                arguments: ["--source", "sysgenid:\(emulator.device)", "--ack-policy", "watchers", "--admin-uid", "0"])
+            #expect(try request(daemon.tcp, "/v1/watchers/container", method: "PUT").status == 201)
+            _ = try emulator.waitForStatus { $0["pollers"] == 1 }
+            let watch = try ChangeWatch(daemon)
+            _ = try watch.expectChange { try emulator.control("bump") }
+            Thread.sleep(forTimeInterval: 0.5)
+            #expect(try emulator.status()["acks"] == 0, "genidd must not acknowledge before its watchers")
+            #expect(try emulator.status()["outdated"] == 1)
+            let acknowledged = try request(
+                daemon.tcp, "/v1/watchers/container/ack", method: "POST",
+                headers: [("Content-Type", "application/json")], body: "{\"seq\":\(watch.seq)}")
+            #expect(acknowledged.status == 200)
+            let status = try emulator.waitForStatus(timeout: 2) { $0["acks"] == 1 }
+            #expect(status["outdated"] == 0)
+        }
+
+        @Test("bump on the device issues FORCE_GEN_UPDATE(min)")
+        func bumpDevice() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let emulator = try SysgenidEmulator(in: directory, initial: 4)
+            let daemon = try DaemonProcess(
+                directory: directory, arguments: ["--source", "sysgenid:\(emulator.device)", "--admin-uid", "0"])
+            let bumped = try request(
+                daemon.unix, "/v1/generation/bump", method: "POST", headers: [("Content-Type", "application/json")],
+                body: "{\"min\": 40}")
+            #expect(bumped.status == 200, "\(bumped.text)")
+            #expect(bumped.json["generation"] as? Int == 40)
+            #expect(try emulator.status()["generation"] == 40)
+        }
+
         @Test("other watchers' outdated count is reported; a vanished device is stale, then a new seq")
         func outdatedWatchersAndVanishing() throws {
             let directory = try DaemonProcess.makeDirectory()

@@ -166,7 +166,9 @@ public final class SourceRunner: @unchecked Sendable {
     private func run() {
         while true {
             var entries = [pollfd(fd: wake.descriptor, events: Int16(POLLIN), revents: 0)]
-            if isOpen && source.descriptor >= 0 {
+            // While an acknowledgement is held the device stays readable (genidd
+            // is an outdated watcher): check it at the hold interval instead.
+            if isOpen && source.descriptor >= 0 && awaitingWatchers == nil {
                 entries.append(pollfd(fd: source.descriptor, events: Int16(POLLIN), revents: 0))
             }
             for companion in companions where companion.isOpen && companion.source.descriptor >= 0 {

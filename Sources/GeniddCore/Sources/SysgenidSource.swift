@@ -88,12 +88,17 @@ public final class SysgenidSource: GenerationSource {
                     throw SourceError("\(path): the device reported an error or hang-up")
                 }
                 if let new = try readNewCounter(device) {
+                    // The device keeps answering with the counter genidd has not
+                    // acknowledged yet (it may be held for HTTP watchers): not news.
+                    if new == last && unacknowledged == new {
+                        continue
+                    }
                     value = new
                     unacknowledged = new
                 }
             }
         }
-        guard let value, value != last || isWatcher else { return [] }
+        guard let value, value != last || (isWatcher && unacknowledged == value) else { return [] }
         last = value
         return [.reading(SourceReading(generation: UInt64(value)))]
     }
