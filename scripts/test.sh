@@ -10,8 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # libfuse3 and fuse3 for the /dev/sysgenid emulation; python3 sends the forged
-# uevent; curl talks to the Unix socket as a second user.
-source scripts/setup.sh libfuse3-dev fuse3 gcc python3 curl
+# uevent; curl talks to the Unix socket as a second user; promtool (prometheus)
+# checks the metrics exposition.
+source scripts/setup.sh libfuse3-dev fuse3 gcc python3 curl prometheus
 
 status=0
 extra_passed=0

@@ -125,6 +125,7 @@ struct ServeCommand: ParsableCommand {
 
     func makeConfiguration(_ environment: Environment) throws -> DaemonConfiguration {
         var configuration = DaemonConfiguration()
+        configuration.version = GeniddCommand.version
         if let text = source ?? environment["SOURCE"] {
             do {
                 configuration.source = try SourceSpec(parsing: text)

@@ -36,22 +36,25 @@ public final class Daemon {
                 "source": "\(choice.source.name)", "notification": "\(choice.source.notification.rawValue)",
                 "why": "\(choice.reason)",
             ])
+        let metrics = DaemonMetrics(version: configuration.version, source: choice.source.name)
         let hub = try GenerationHub(
             heartbeatMilliseconds: configuration.heartbeatMilliseconds,
-            watcherExpiryMilliseconds: configuration.watcherExpiryMilliseconds, logger: logger)
+            watcherExpiryMilliseconds: configuration.watcherExpiryMilliseconds, logger: logger, metrics: metrics)
         let exporter = try GenerationExporter(
             paths: configuration.exportSysgenid + configuration.exportVmgenid, logger: logger)
         let tracker = GenerationTracker(
-            store: store, hub: hub, hasher: hasher, exporter: exporter, sourceName: choice.source.name, logger: logger)
+            store: store, hub: hub, hasher: hasher, exporter: exporter, metrics: metrics,
+            sourceName: choice.source.name, logger: logger)
         let runner = try SourceRunner(
             source: choice.source, companions: choice.companions, tracker: tracker,
             acknowledgementPolicy: configuration.acknowledgementPolicy, logger: logger)
         runner.openNow()
+        metrics.describeSource(choice.source.name, notification: choice.source.notification.rawValue)
 
         let sockets = try openListeners()
         let server = HTTPServer(
             hub: hub, limits: HTTPLimits(maxConnections: configuration.maxConnections),
-            policy: configuration.accessPolicy, bumper: choice.source.makeBumper())
+            policy: configuration.accessPolicy, bumper: choice.source.makeBumper(), metrics: metrics)
         var daemons: [MicroHTTPDaemon] = []
         defer { sockets.forEach { $0.close() } }
         let settings = MicroHTTPDaemonSettings(

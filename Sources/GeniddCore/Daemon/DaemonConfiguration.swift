@@ -14,6 +14,8 @@ public struct DaemonConfiguration: Sendable {
     public var uuidFile: String?
     public var hashKeyFile: String?
     public var maxConnections = 10_000
+    /// genidd's version, for `genidd_build_info`.
+    public var version = "unknown"
     /// Who may call admin routes and, optionally, read.
     public var accessPolicy = AccessPolicy()
     /// How long a watcher may be absent (no stream, no request) before it expires.

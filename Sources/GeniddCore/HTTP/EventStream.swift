@@ -14,6 +14,8 @@ final class EventStream: HTTPStreamProducer, @unchecked Sendable {
     private var queuedBytes = 0
     /// The connection is suspended waiting for bytes.
     var parked = false
+    /// The last change is queued but not yet taken by libmicrohttpd.
+    var owesDelivery = false
     /// End the stream once everything queued is sent.
     var closing = false
 

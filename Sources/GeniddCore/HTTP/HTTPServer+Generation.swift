@@ -1,6 +1,6 @@
 /// `GET /v1/generation` (with long-poll), `GET /v1/events` and `POST /v1/generation/bump`.
 extension HTTPServer {
-    func generation(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+    func generation(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
         for name in ["wait", "timeout"] where connection.queryArgumentCount(name) > 1 {
             throw HTTPProblem(status: 400, detail: "\(name) is given more than once")
         }
@@ -11,19 +11,19 @@ extension HTTPServer {
             if hub.park(request, on: connection, for: .seqChange(from: seq), until: deadline) {
                 // libmicrohttpd calls the handler again once the hub resumes the connection.
                 request.answered = false
-                return true
+                return .parked
             }
         }
         guard let current = hub.published else {
             throw HTTPProblem(status: 503, detail: "no generation known yet")
         }
         if let tags = connection.header("If-None-Match"), Self.entityTag(current.state.entityTag, matchesAnyOf: tags) {
-            return connection.queue(current.notModified, status: 304)
+            return .send(current.notModified, status: 304)
         }
-        return connection.queue(current.response, status: 200)
+        return .send(current.response, status: 200)
     }
 
-    func events(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+    func events(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
         let headers = [
             ("Content-Type", "text/event-stream"), ("Cache-Control", "no-store"), ("X-Accel-Buffering", "no"),
         ]
@@ -32,7 +32,7 @@ extension HTTPServer {
             throw HTTPProblem(status: 400, detail: "watcher names are 1-64 of A-Z a-z 0-9 . _ - (not starting with .)")
         }
         if request.method == "HEAD" {
-            return connection.queue(HTTPResponse(body: [], headers: headers), status: 200)
+            return .send(HTTPResponse(body: [], headers: headers), status: 200)
         }
         guard
             let stream = hub.openStream(
@@ -43,12 +43,12 @@ extension HTTPServer {
             }
             throw HTTPProblem(status: 429, detail: "too many watchers are registered", headers: [("Retry-After", "5")])
         }
-        return connection.queue(HTTPResponse(streamingFrom: stream, headers: headers), status: 200)
+        return .send(HTTPResponse(streamingFrom: stream, headers: headers), status: 200)
     }
 
     /// Bumps the source, then answers once genidd reports the new `seq` (at
     /// most 2 s later; after that, 202 with the state so far).
-    func bump(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+    func bump(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
         guard let bumper else {
             let source = hub.published?.state.source ?? "this source"
             throw HTTPProblem(
@@ -77,9 +77,11 @@ extension HTTPServer {
         let deadline = MonotonicClock.nanoseconds() + 2_000_000_000
         if hub.park(request, on: connection, for: .seqChange(from: before), until: deadline) {
             request.answered = false
-            return true
+            return .parked
         }
-        guard let published = hub.published else { return false }
-        return connection.queue(published.response, status: 200)
+        guard let published = hub.published else {
+            throw HTTPProblem(status: 503, detail: "no generation known yet")
+        }
+        return .send(published.response, status: 200)
     }
 }

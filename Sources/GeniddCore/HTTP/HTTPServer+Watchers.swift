@@ -1,7 +1,7 @@
 /// `/v1/watchers`: named subscribers that acknowledge generations, and the
 /// orchestrator's wait until all of them have.
 extension HTTPServer {
-    func watchers(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+    func watchers(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
         let wait = connection.queryArgument("wait")
         if let wait {
             guard wait == "outdated-zero" else {
@@ -14,13 +14,13 @@ extension HTTPServer {
                 hub.park(request, on: connection, for: .watchersCurrent, until: deadline)
             {
                 request.answered = false
-                return true
+                return .parked
             }
         }
-        return connection.queue(Self.json(hub.watchersJSON()), status: 200)
+        return .send(Self.json(hub.watchersJSON()), status: 200)
     }
 
-    func watcher(_ name: String, _ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+    func watcher(_ name: String, _ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
         try Self.validate(name)
         switch request.method {
         case "PUT":
@@ -28,29 +28,29 @@ extension HTTPServer {
                 throw HTTPProblem(
                     status: 429, detail: "too many watchers are registered", headers: [("Retry-After", "5")])
             }
-            return connection.queue(Self.json(json), status: created ? 201 : 200)
+            return .send(Self.json(json), status: created ? 201 : 200)
         case "DELETE":
             guard hub.removeWatcher(name) else {
                 throw HTTPProblem(status: 404, detail: "no watcher named \(name)")
             }
-            return connection.queue(HTTPResponse(body: [], headers: [("Cache-Control", "no-store")]), status: 204)
+            return .send(HTTPResponse(body: [], headers: [("Cache-Control", "no-store")]), status: 204)
         default:
             guard case .array(let list) = hub.watchersJSON()["watchers"] ?? .null,
                 let found = list.first(where: { $0["name"]?.stringValue == name })
             else {
                 throw HTTPProblem(status: 404, detail: "no watcher named \(name)")
             }
-            return connection.queue(Self.json(found), status: 200)
+            return .send(Self.json(found), status: 200)
         }
     }
 
-    func acknowledge(_ name: String, _ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+    func acknowledge(_ name: String, _ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
         try Self.validate(name)
         guard let body = try Self.jsonBody(request, connection), let seq = body["seq"]?.uint64Value else {
             throw HTTPProblem(status: 400, detail: "the body must be {\"seq\": N}, the seq the watcher handled")
         }
         do {
-            return connection.queue(Self.json(try hub.acknowledge(name, seq: seq)), status: 200)
+            return .send(Self.json(try hub.acknowledge(name, seq: seq)), status: 200)
         } catch .unknownWatcher {
             throw HTTPProblem(status: 404, detail: "no watcher named \(name); register it with PUT first")
         } catch .stale(let acknowledged, let current) {

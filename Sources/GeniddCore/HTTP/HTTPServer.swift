@@ -21,13 +21,18 @@ public final class HTTPServer: HTTPRequestHandling {
     let limits: HTTPLimits
     let policy: AccessPolicy
     let bumper: (any GenerationBumper)?
+    let metrics: DaemonMetrics?
     private let openConnections = Atomic<Int>(0)
 
-    public init(hub: GenerationHub, limits: HTTPLimits, policy: AccessPolicy, bumper: (any GenerationBumper)?) {
+    public init(
+        hub: GenerationHub, limits: HTTPLimits, policy: AccessPolicy, bumper: (any GenerationBumper)?,
+        metrics: DaemonMetrics? = nil
+    ) {
         self.hub = hub
         self.limits = limits
         self.policy = policy
         self.bumper = bumper
+        self.metrics = metrics
     }
 
     /// Connections currently open across all listeners.
@@ -43,31 +48,43 @@ public final class HTTPServer: HTTPRequestHandling {
         openConnections.subtract(1, ordering: .relaxed)
     }
 
+    /// What a handler decided: a response to queue, or a request parked in the hub.
+    enum Reply {
+        case send(HTTPResponse, status: Int)
+        case parked
+    }
+
     public func respond(to request: RequestContext, on connection: HTTPConnection) -> Bool {
+        let reply: Reply
         do {
-            if request.wasParked {
-                // Resumed by what it waited for, by its deadline, or by shutdown.
-                return try answerResumed(request, on: connection)
-            }
-            return try route(request, on: connection)
+            // A parked request comes back here once resumed by what it waited
+            // for, by its deadline, or by shutdown.
+            reply = try request.wasParked ? answerResumed(request, on: connection) : route(request, on: connection)
         } catch let problem as HTTPProblem {
-            return connection.queue(problem.response(), status: problem.status)
+            reply = .send(problem.response(), status: problem.status)
         } catch {
-            return connection.queue(HTTPProblem(status: 500, detail: "internal error").response(), status: 500)
+            reply = .send(HTTPProblem(status: 500, detail: "internal error").response(), status: 500)
+        }
+        switch reply {
+        case .parked:
+            return true
+        case .send(let response, let status):
+            metrics?.request(route: Route(path: request.path)?.template ?? "other", status: status)
+            return connection.queue(response, status: status)
         }
     }
 
-    private func answerResumed(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+    private func answerResumed(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
         if request.parkedFor == .watchersCurrent {
-            return connection.queue(Self.json(hub.watchersJSON()), status: 200)
+            return .send(Self.json(hub.watchersJSON()), status: 200)
         }
         guard let published = hub.published else {
             throw HTTPProblem(status: 503, detail: "no generation known yet")
         }
-        return connection.queue(published.response, status: 200)
+        return .send(published.response, status: 200)
     }
 
-    private func route(_ request: RequestContext, on connection: HTTPConnection) throws -> Bool {
+    private func route(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
         if connectionCount > limits.maxConnections {
             throw HTTPProblem(
                 status: 503, detail: "too many open connections (limit \(limits.maxConnections)); retry later",
@@ -100,8 +117,10 @@ public final class HTTPServer: HTTPRequestHandling {
             return try watcher(name, request, on: connection)
         case .watcherAcknowledgement(let name):
             return try acknowledge(name, request, on: connection)
+        case .metrics:
+            return scrape()
         case .healthz:
-            return connection.queue(Self.healthy, status: 200)
+            return .send(Self.healthy, status: 200)
         case .readyz:
             return try readiness(on: connection)
         }
@@ -115,9 +134,24 @@ public final class HTTPServer: HTTPRequestHandling {
             forwarded: connection.header("X-Forwarded-For") != nil || connection.header("Forwarded") != nil)
     }
 
+    private func scrape() -> Reply {
+        guard let metrics else {
+            return .send(HTTPProblem(status: 404, detail: "metrics are disabled").response(), status: 404)
+        }
+        let counts = hub.subscriberCounts
+        let body = metrics.scrape(
+            sse: counts.streams, longPolls: counts.longPolls, watchersOutdated: hub.outdatedWatcherCount,
+            connections: connectionCount)
+        return .send(
+            HTTPResponse(
+                body: body,
+                headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("Cache-Control", "no-store")]),
+            status: 200)
+    }
+
     private static let healthy = json(.object([("status", .string("ok"))]))
 
-    private func readiness(on connection: HTTPConnection) throws -> Bool {
+    private func readiness(on connection: HTTPConnection) throws -> Reply {
         guard let state = hub.published?.state, !hub.isShuttingDown else {
             throw HTTPProblem(status: 503, detail: "genidd is shutting down")
         }
@@ -128,7 +162,7 @@ public final class HTTPServer: HTTPRequestHandling {
         let body = JSONValue.object(
             [("status", .string("ready")), ("source", .string(state.source)), ("seq", .uint(state.seq))]
                 + hub.sourceStatus)
-        return connection.queue(Self.json(body), status: 200)
+        return .send(Self.json(body), status: 200)
     }
 
     /// A JSON response that must not be cached.

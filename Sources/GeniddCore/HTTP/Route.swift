@@ -6,13 +6,14 @@ public enum Route: Sendable, Equatable {
     case watchers
     case watcher(name: String)
     case watcherAcknowledgement(name: String)
+    case metrics
     case healthz
     case readyz
 
     /// Every route as an OpenAPI path template, in the order the README lists them.
     public static let templates = [
         "/v1/generation", "/v1/generation/bump", "/v1/events", "/v1/watchers", "/v1/watchers/{name}",
-        "/v1/watchers/{name}/ack", "/healthz", "/readyz",
+        "/v1/watchers/{name}/ack", "/metrics", "/healthz", "/readyz",
     ]
 
     /// Matches a request path (no query), or nil for unknown paths.
@@ -22,6 +23,7 @@ public enum Route: Sendable, Equatable {
         case "/v1/generation/bump": self = .bump
         case "/v1/events": self = .events
         case "/v1/watchers": self = .watchers
+        case "/metrics": self = .metrics
         case "/healthz": self = .healthz
         case "/readyz": self = .readyz
         default:
@@ -48,6 +50,7 @@ public enum Route: Sendable, Equatable {
         case .watchers: return "/v1/watchers"
         case .watcher: return "/v1/watchers/{name}"
         case .watcherAcknowledgement: return "/v1/watchers/{name}/ack"
+        case .metrics: return "/metrics"
         case .healthz: return "/healthz"
         case .readyz: return "/readyz"
         }

@@ -32,6 +32,9 @@ public final class GenerationHub: Sendable {
         /// Facts the source reports for `/readyz`.
         var sourceStatus: [(String, JSONValue)] = []
         var nextHeartbeat: UInt64
+        /// The last change still being written to subscribers: when it was
+        /// published and how many streams have yet to take it (for the latency metric).
+        var delivery: (start: UInt64, remaining: Int)?
         /// When the sweeper thread plans to wake next (monotonic ns).
         var sweeperWakeAt: UInt64 = .max
     }
@@ -39,6 +42,7 @@ public final class GenerationHub: Sendable {
     private let shared: Mutex<Shared>
     private let heartbeatInterval: UInt64
     private let logger: Logger
+    private let metrics: DaemonMetrics?
     /// Wakes the sweeper thread when a nearer deadline appears.
     public let sweeperWake: WakeSignal
     /// Subscribers whose unsent backlog passes this are disconnected (they reconnect and resync).
@@ -50,10 +54,14 @@ public final class GenerationHub: Sendable {
     /// - Parameters:
     ///   - heartbeatMilliseconds: interval of SSE `: keepalive` comments.
     ///   - watcherExpiryMilliseconds: how long a watcher may be absent before it is expired.
-    public init(heartbeatMilliseconds: Int, watcherExpiryMilliseconds: Int = 300_000, logger: Logger) throws {
+    public init(
+        heartbeatMilliseconds: Int, watcherExpiryMilliseconds: Int = 300_000, logger: Logger,
+        metrics: DaemonMetrics? = nil
+    ) throws {
         heartbeatInterval = UInt64(max(1, heartbeatMilliseconds)) * 1_000_000
         sweeperWake = try WakeSignal()
         self.logger = logger
+        self.metrics = metrics
         shared = Mutex(
             Shared(
                 watchers: WatcherRegistry(expiryMilliseconds: watcherExpiryMilliseconds),
@@ -85,8 +93,12 @@ public final class GenerationHub: Sendable {
         shared.withLock { shared in
             let isChange = shared.published?.state.seq != state.seq
             shared.published = published
+            metrics?.stateChanged(
+                generation: state.generation, seq: state.seq, isNewSeq: isChange && state.seq > 0, stale: state.stale)
             guard isChange else { return }
             Self.broadcast(published.event, to: shared.streams.values, resuming: &toResume)
+            for stream in shared.streams.values { stream.owesDelivery = true }
+            shared.delivery = shared.streams.isEmpty ? nil : (MonotonicClock.nanoseconds(), shared.streams.count)
             for (key, (request, connection)) in shared.parked
             where request.parkedFor != .seqChange(from: state.seq) && request.parkedFor != .watchersCurrent {
                 shared.parked[key] = nil
@@ -125,6 +137,7 @@ public final class GenerationHub: Sendable {
     /// Sends every SSE subscriber a `clock-disruption` event. It has no `id`,
     /// so `Last-Event-ID` keeps naming the last generation `seq`.
     public func publishClockDisruption(marker: UInt64, atMilliseconds: Int64) {
+        metrics?.clockDisrupted()
         let body = JSONCodec.encode(
             .object([
                 ("disruption_marker", .uint(marker)),
@@ -168,6 +181,9 @@ public final class GenerationHub: Sendable {
         shared.withLock { shared in
             let count = stream.take(into: buffer)
             if count > 0 {
+                if stream.owesDelivery && !stream.hasQueuedBytes {
+                    settleDelivery(of: stream, in: &shared)
+                }
                 return .bytes(count)
             }
             if stream.closing || shared.shuttingDown {
@@ -183,6 +199,9 @@ public final class GenerationHub: Sendable {
     func removeStream(_ stream: EventStream) {
         shared.withLock { shared in
             shared.streams.removeValue(forKey: ObjectIdentifier(stream))
+            if stream.owesDelivery {
+                settleDelivery(of: stream, in: &shared)
+            }
             if let watcher = stream.watcher {
                 shared.watchers.disconnected(
                     watcher, now: MonotonicClock.nanoseconds(), wallNow: MonotonicClock.wallMilliseconds())
@@ -257,6 +276,19 @@ public final class GenerationHub: Sendable {
             connection.resume()
         }
         return next
+    }
+
+    /// One more stream has taken (or left before taking) the last change; the
+    /// last one records the delivery latency. Call with the lock held.
+    private func settleDelivery(of stream: EventStream, in shared: inout Shared) {
+        stream.owesDelivery = false
+        guard let delivery = shared.delivery else { return }
+        if delivery.remaining <= 1 {
+            metrics?.delivered(afterNanoseconds: MonotonicClock.nanoseconds() - delivery.start)
+            shared.delivery = nil
+        } else {
+            shared.delivery = (delivery.start, delivery.remaining - 1)
+        }
     }
 
     /// Resumes `wait=outdated-zero` requests when no watcher is outdated. Call with the lock held.

@@ -13,6 +13,7 @@ public final class GenerationTracker: @unchecked Sendable {
     private let hub: GenerationHub
     private let hasher: UUIDHasher?
     private let exporter: GenerationExporter?
+    private let metrics: DaemonMetrics?
     private let logger: Logger
     private let bootID: String
     private var state: GenerationState
@@ -21,8 +22,9 @@ public final class GenerationTracker: @unchecked Sendable {
 
     public init(
         store: StateStore, hub: GenerationHub, hasher: UUIDHasher?, exporter: GenerationExporter? = nil,
-        sourceName: String, logger: Logger
+        metrics: DaemonMetrics? = nil, sourceName: String, logger: Logger
     ) {
+        self.metrics = metrics
         self.store = store
         self.hub = hub
         self.hasher = hasher
@@ -94,6 +96,7 @@ public final class GenerationTracker: @unchecked Sendable {
         failedSinceLastReading = true
         guard !state.stale || state.staleReason != reason else { return }
         logger.error("source failing; serving the last state as stale", metadata: ["problem": "\(reason)"])
+        metrics?.sourceFailed(Self.classify(reason))
         state.stale = true
         state.staleReason = reason
         hub.publish(state)
@@ -145,6 +148,26 @@ public final class GenerationTracker: @unchecked Sendable {
             hub.publish(state)
         }
         return !reasons.isEmpty
+    }
+
+    /// Groups a failure message into a bounded metric label.
+    static func classify(_ reason: String) -> DaemonMetrics.SourceErrorReason {
+        let text = reason.lowercased()
+        if text.contains("no such file") || text.contains("disappeared") || text.contains("replaced")
+            || text.contains("removed")
+        {
+            return .missing
+        }
+        if text.contains("permission") || text.contains("not permitted") { return .permission }
+        if text.contains("does not hold") || text.contains("empty") || text.contains("magic") || text.contains("bytes")
+            || text.contains("64 bits") || text.contains("version") || text.contains("counter")
+        {
+            return .malformed
+        }
+        if text.contains("read") || text.contains("poll") || text.contains("hang-up") || text.contains("error") {
+            return .io
+        }
+        return .other
     }
 
     private func currentUUIDHash() -> String? {

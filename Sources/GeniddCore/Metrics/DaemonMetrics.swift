@@ -1,0 +1,122 @@
+import Prometheus
+import Synchronization
+
+/// genidd's Prometheus metrics, exposed at `GET /metrics`. Label values are
+/// bounded: routes are path templates, source errors are grouped in a few
+/// reasons, and there is one `source` and `kind` per daemon.
+public final class DaemonMetrics: Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    private let generation: Gauge
+    private let seq: Gauge
+    private let changes: Counter
+    private let clockDisruptions: Counter
+    private let sseSubscribers: Gauge
+    private let longPollSubscribers: Gauge
+    private let watchersOutdated: Gauge
+    private let sourceUp: Gauge
+    private let connections: Gauge
+    private let notifyLatency: DurationHistogram
+    private let sourceErrorCounters = Mutex<[String: Counter]>([:])
+    private let requestCounters = Mutex<[String: Counter]>([:])
+
+    /// Reasons a source fails, as `genidd_source_errors_total{reason}` labels.
+    public enum SourceErrorReason: String, Sendable, CaseIterable {
+        case missing, permission, malformed, io, other
+    }
+
+    public init(version: String, source: String) {
+        generation = registry.makeGauge(descriptor: Self.name("generation", "", "The source's VM generation counter."))
+        seq = registry.makeGauge(descriptor: Self.name("seq", "", "genidd's change sequence: +1 per reported change."))
+        changes = registry.makeCounter(
+            descriptor: Self.name("generation_changes", "total", "Changes reported to clients (new seq)."))
+        clockDisruptions = registry.makeCounter(
+            descriptor: Self.name("clock_disruptions", "total", "VMClock disruption marker changes (live migrations)."))
+        sseSubscribers = registry.makeGauge(
+            descriptor: Self.name("subscribers", "", "Connected subscribers by kind."), labels: [("kind", "sse")])
+        longPollSubscribers = registry.makeGauge(
+            descriptor: Self.name("subscribers", "", "Connected subscribers by kind."), labels: [("kind", "longpoll")])
+        watchersOutdated = registry.makeGauge(
+            descriptor: Self.name("watchers_outdated", "", "Watchers that have not acknowledged the current seq."))
+        sourceUp = registry.makeGauge(
+            descriptor: Self.name("source_up", "", "1 while the source is healthy, 0 while stale."))
+        connections = registry.makeGauge(descriptor: Self.name("http_connections", "", "Open HTTP connections."))
+        notifyLatency = registry.makeDurationHistogram(
+            descriptor: Self.name(
+                "notify_latency", "seconds",
+                "From a change being reported to the last connected SSE subscriber taking the event."),
+            buckets: [
+                .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+                .seconds(2.5),
+            ])
+        registry.makeGauge(
+            descriptor: Self.name("build_info", "", "genidd's version and generation source (always 1)."),
+            labels: [("version", version), ("source", source)]
+        ).set(to: 1.0)
+
+    }
+
+    /// Names the source and how it notices changes (known once it is open).
+    public func describeSource(_ source: String, notification: String) {
+        registry.makeGauge(
+            descriptor: Self.name("source_info", "", "The generation source and how it notices changes (always 1)."),
+            labels: [("source", source), ("notification", notification)]
+        ).set(to: 1.0)
+    }
+
+    /// A new state was published.
+    public func stateChanged(generation value: UInt64, seq sequence: UInt64, isNewSeq: Bool, stale: Bool) {
+        generation.set(to: Double(value))
+        seq.set(to: Double(sequence))
+        sourceUp.set(to: stale ? 0 : 1)
+        if isNewSeq { changes.increment() }
+    }
+
+    public func clockDisrupted() { clockDisruptions.increment() }
+
+    /// Counts a source failure under a bounded reason.
+    public func sourceFailed(_ reason: SourceErrorReason) {
+        counter(in: sourceErrorCounters, key: reason.rawValue) {
+            registry.makeCounter(
+                descriptor: Self.name("source_errors", "total", "Source failures by reason."),
+                labels: [("reason", reason.rawValue)])
+        }.increment()
+    }
+
+    /// Records how long delivering a change to every SSE subscriber took.
+    public func delivered(afterNanoseconds nanoseconds: UInt64) {
+        notifyLatency.recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+
+    /// Counts an answered request by route template (or `other`) and status.
+    public func request(route: String, status: Int) {
+        counter(in: requestCounters, key: "\(route) \(status)") {
+            registry.makeCounter(
+                descriptor: Self.name("http_requests", "total", "HTTP requests by route and status code."),
+                labels: [("route", route), ("code", String(status))])
+        }.increment()
+    }
+
+    /// The exposition, after refreshing the gauges read at scrape time.
+    public func scrape(sse: Int, longPolls: Int, watchersOutdated outdated: Int, connections open: Int) -> [UInt8] {
+        sseSubscribers.set(to: Double(sse))
+        longPollSubscribers.set(to: Double(longPolls))
+        watchersOutdated.set(to: Double(outdated))
+        connections.set(to: Double(open))
+        return registry.emitToBuffer()
+    }
+
+    /// `genidd_NAME[_UNIT]` with its help text.
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "genidd", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    private func counter(in cache: borrowing Mutex<[String: Counter]>, key: String, make: () -> Counter) -> Counter {
+        cache.withLock { counters in
+            if let existing = counters[key] { return existing }
+            let created = make()
+            counters[key] = created
+            return created
+        }
+    }
+}
