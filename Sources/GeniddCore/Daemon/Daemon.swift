@@ -78,9 +78,11 @@ public final class Daemon {
         try runner.start()
         logger.notice(
             "ready", metadata: ["seq": "\(tracker.current.seq)", "generation": "\(tracker.current.generation)"])
+        ServiceManager.notify("READY=1\nSTATUS=serving seq \(tracker.current.seq) from \(choice.source.name)")
 
         let signalNumber = Self.waitForTerminationSignal()
         logger.notice("shutting down", metadata: ["signal": "\(signalNumber)"])
+        ServiceManager.notify("STOPPING=1")
         daemons.forEach { $0.quiesce() }
         hub.beginShutdown()
         let deadline = MonotonicClock.nanoseconds() + UInt64(Self.shutdownGraceMilliseconds) * 1_000_000
@@ -121,6 +123,13 @@ public final class Daemon {
     }
 
     private func openListeners() throws -> [ListeningSocket] {
+        let inherited = try ServiceManager.inheritedListeners()
+        if !inherited.isEmpty {
+            logger.info(
+                "socket-activated: using the listeners the service manager passed instead of --listen/--unix",
+                metadata: ["count": "\(inherited.count)"])
+            return inherited
+        }
         var sockets: [ListeningSocket] = []
         do {
             for address in configuration.listen {

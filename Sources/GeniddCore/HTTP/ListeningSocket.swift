@@ -113,6 +113,57 @@ public final class ListeningSocket: @unchecked Sendable {
         unixPath = path
     }
 
+    /// Adopts a listening socket inherited from the service manager (socket
+    /// activation). genidd never unlinks an inherited Unix socket's path.
+    public init(inherited fd: Int32) throws {
+        var accepting: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0, accepting == 1 else {
+            throw ConfigurationError("inherited descriptor \(fd) (LISTEN_FDS) is not a listening socket")
+        }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var storage = sockaddr_storage()
+        var size = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &size) }
+        }
+        descriptor = fd
+        unixPath = nil
+        switch Int32(storage.ss_family) {
+        case AF_UNIX:
+            kind = .unix
+            let path = withUnsafeBytes(of: storage) { raw in
+                raw.load(as: sockaddr_un.self)
+            }
+            boundDescription = withUnsafeBytes(of: path.sun_path) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+        case AF_INET, AF_INET6:
+            kind = .tcp
+            boundDescription = Self.describe(storage)
+        default:
+            throw ConfigurationError("inherited descriptor \(fd) (LISTEN_FDS) is neither a TCP nor a Unix socket")
+        }
+    }
+
+    /// `127.0.0.1:8080` or `[::1]:8080` for an IPv4 or IPv6 socket address.
+    private static func describe(_ storage: sockaddr_storage) -> String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        if Int32(storage.ss_family) == AF_INET6 {
+            var address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }
+            inet_ntop(AF_INET6, &address.sin6_addr, &text, socklen_t(text.count))
+            return ListenAddress(host: Self.string(text), port: address.sin6_port.bigEndian).description
+        }
+        var address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self) }
+        inet_ntop(AF_INET, &address.sin_addr, &text, socklen_t(text.count))
+        return ListenAddress(host: Self.string(text), port: address.sin_port.bigEndian).description
+    }
+
+    private static func string(_ text: [CChar]) -> String {
+        String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Closes the socket and removes a Unix socket's path.
     public func close() {
         Glibc.close(descriptor)
