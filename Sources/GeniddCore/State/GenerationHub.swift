@@ -34,7 +34,7 @@ public final class GenerationHub: Sendable {
         var nextHeartbeat: UInt64
         /// The last change still being written to subscribers: when it was
         /// published and how many streams have yet to take it (for the latency metric).
-        var delivery: (start: UInt64, remaining: Int)?
+        var delivery: (start: UInt64, remaining: Int, subscribers: Int, seq: UInt64)?
         /// When the sweeper thread plans to wake next (monotonic ns).
         var sweeperWakeAt: UInt64 = .max
     }
@@ -98,7 +98,8 @@ public final class GenerationHub: Sendable {
             guard isChange else { return }
             Self.broadcast(published.event, to: shared.streams.values, resuming: &toResume)
             for stream in shared.streams.values { stream.owesDelivery = true }
-            shared.delivery = shared.streams.isEmpty ? nil : (MonotonicClock.nanoseconds(), shared.streams.count)
+            let count = shared.streams.count
+            shared.delivery = count == 0 ? nil : (MonotonicClock.nanoseconds(), count, count, state.seq)
             for (key, (request, connection)) in shared.parked
             where request.parkedFor != .seqChange(from: state.seq) && request.parkedFor != .watchersCurrent {
                 shared.parked[key] = nil
@@ -284,10 +285,17 @@ public final class GenerationHub: Sendable {
         stream.owesDelivery = false
         guard let delivery = shared.delivery else { return }
         if delivery.remaining <= 1 {
-            metrics?.delivered(afterNanoseconds: MonotonicClock.nanoseconds() - delivery.start)
+            let elapsed = MonotonicClock.nanoseconds() - delivery.start
+            metrics?.delivered(afterNanoseconds: elapsed)
+            logger.info(
+                "change delivered",
+                metadata: [
+                    "seq": "\(delivery.seq)", "sse_subscribers": "\(delivery.subscribers)",
+                    "latency_ms": "\(Double(elapsed / 10_000) / 100)",
+                ])
             shared.delivery = nil
         } else {
-            shared.delivery = (delivery.start, delivery.remaining - 1)
+            shared.delivery = (delivery.start, delivery.remaining - 1, delivery.subscribers, delivery.seq)
         }
     }
 
