@@ -13,9 +13,10 @@ public final class KmsgSource: GenerationSource {
     public let name = "kmsg"
     public let notification = ChangeNotification.poll
     public let checkInterval: Int? = nil
-    public private(set) var descriptor: Int32 = -1
+    public var descriptor: Int32 { file?.raw ?? -1 }
 
     private let path: String
+    private var file: OwnedDescriptor?
     private var counter = KmsgForkCounter()
     private var buffer = [UInt8](repeating: 0, count: 16384)
     /// Called with warnings worth a log line (wrapped log on first start).
@@ -38,7 +39,7 @@ public final class KmsgSource: GenerationSource {
             }
             throw error
         }
-        descriptor = fd
+        file = OwnedDescriptor(fd)
         let cursor = resume?.cursor.flatMap { UInt64($0) }
         counter = KmsgForkCounter(generation: resume?.generation ?? 0, lastSequence: cursor)
         let firstSequence = try drain()
@@ -60,14 +61,7 @@ public final class KmsgSource: GenerationSource {
     }
 
     public func close() {
-        if descriptor >= 0 {
-            Glibc.close(descriptor)
-            descriptor = -1
-        }
-    }
-
-    deinit {
-        close()
+        file = nil
     }
 
     private func currentReading() -> SourceReading {

@@ -13,8 +13,9 @@ public final class UeventSource: GenerationSource {
     public let name = "uevent"
     public let notification = ChangeNotification.poll
     public let checkInterval: Int? = nil
-    public private(set) var descriptor: Int32 = -1
+    public var descriptor: Int32 { socket?.raw ?? -1 }
 
+    private var socket: OwnedDescriptor?
     private var generation: UInt64 = 0
     private var receiveBuffer: Int32 = 1 << 20
     private var buffer = [UInt8](repeating: 0, count: 8192)
@@ -29,7 +30,7 @@ public final class UeventSource: GenerationSource {
         let fd = KernelShims.ueventOpen()
         guard fd >= 0 else { throw SystemError("socket(NETLINK_KOBJECT_UEVENT)") }
         _ = KernelShims.setReceiveBuffer(fd, bytes: receiveBuffer)
-        descriptor = fd
+        socket = OwnedDescriptor(fd)
         generation = resume?.generation ?? 0
         let doubt = resume == nil ? nil : "uevents sent while genidd was not listening cannot be replayed"
         if doubt != nil {
@@ -79,13 +80,6 @@ public final class UeventSource: GenerationSource {
     }
 
     public func close() {
-        if descriptor >= 0 {
-            Glibc.close(descriptor)
-            descriptor = -1
-        }
-    }
-
-    deinit {
-        close()
+        socket = nil
     }
 }

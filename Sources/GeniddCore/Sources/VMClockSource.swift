@@ -28,7 +28,7 @@ public final class VMClockSource: GenerationSource {
     private let path: String
     private let interval: Int
     private let disruptionOnly: Bool
-    private var file: Int32 = -1
+    private var file: OwnedDescriptor?
     private var page: MappedPage?
     private var watch: PathWatch?
     private var events: EpollSet?
@@ -62,7 +62,7 @@ public final class VMClockSource: GenerationSource {
         close()
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else { throw SystemError("open", path: path) }
-        file = fd
+        file = OwnedDescriptor(fd)
         do {
             let identity = try FileIdentity(descriptor: fd, path: path)
             guard identity.isCharacterDevice || identity.isRegularFile else {
@@ -124,7 +124,7 @@ public final class VMClockSource: GenerationSource {
                 acknowledgeNotification()
             }
         }
-        if identity.isRegularFile, try FileIdentity(descriptor: file, path: path).size < 104 {
+        if identity.isRegularFile, let file, try FileIdentity(descriptor: file.raw, path: path).size < 104 {
             throw SourceError("\(path): shrank below the size of struct vmclock_abi")
         }
         guard let snapshot = KernelShims.readVMClock(page, attempts: Self.readAttempts) else {
@@ -157,7 +157,8 @@ public final class VMClockSource: GenerationSource {
     /// re-arms the notification instead of spinning.
     private func acknowledgeNotification() {
         var scratch = [UInt8](repeating: 0, count: 112)
-        _ = scratch.withUnsafeMutableBytes { pread(file, $0.baseAddress, $0.count, 0) }
+        guard let file else { return }
+        _ = scratch.withUnsafeMutableBytes { pread(file.raw, $0.baseAddress, $0.count, 0) }
     }
 
     public func status() -> [(String, JSONValue)] {
@@ -171,13 +172,6 @@ public final class VMClockSource: GenerationSource {
         events = nil
         watch = nil
         page = nil
-        if file >= 0 {
-            Glibc.close(file)
-            file = -1
-        }
-    }
-
-    deinit {
-        close()
+        file = nil
     }
 }
