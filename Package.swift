@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "genidd", targets: ["genidd"]),
         .library(name: "GeniddCore", targets: ["GeniddCore"]),
+        .library(name: "GeniddClient", targets: ["GeniddClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +28,12 @@ let package = Package(
             pkgConfig: "json-c",
             providers: [.apt(["libjson-c-dev"])]
         ),
+        // libcurl, the HTTP client of `genidd get`, `wait` and `watch` (Debian: libcurl4-openssl-dev).
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         // Kernel ABI pieces Swift cannot express (ioctl numbers, volatile reads, netlink structs).
         .target(name: "CGeniddSys"),
         .target(
@@ -40,10 +47,21 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The client side: talks to a running genidd with libcurl, follows its
+        // event stream, runs commands and acknowledges generations.
+        .target(
+            name: "GeniddClient",
+            dependencies: [
+                "CCurl",
+                "GeniddCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "genidd",
             dependencies: [
                 "GeniddCore",
+                "GeniddClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -51,6 +69,10 @@ let package = Package(
         .testTarget(
             name: "GeniddCoreTests",
             dependencies: ["GeniddCore"]
+        ),
+        .testTarget(
+            name: "GeniddClientTests",
+            dependencies: ["GeniddClient"]
         ),
         .testTarget(
             name: "GeniddDaemonTests",

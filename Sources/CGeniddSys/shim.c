@@ -14,6 +14,7 @@
 #include <linux/netlink.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/signalfd.h>
 
 void genidd_secure_zero(void *pointer, size_t length)
 {
@@ -183,4 +184,25 @@ int genidd_is_on_tmpfs(int fd)
     if (fstatfs(fd, &info) != 0)
         return -1;
     return info.f_type == TMPFS_MAGIC ? 1 : 0;
+}
+
+int genidd_signalfd(const sigset_t *signals)
+{
+    return signalfd(-1, signals, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int genidd_signalfd_take(int fd)
+{
+    struct signalfd_siginfo info;
+    ssize_t count;
+    do {
+        count = read(fd, &info, sizeof info);
+    } while (count < 0 && errno == EINTR);
+    if (count < 0)
+        return errno == EAGAIN ? 0 : -1;
+    if (count != (ssize_t)sizeof info) {
+        errno = EIO;
+        return -1;
+    }
+    return (int)info.ssi_signo;
 }

@@ -24,4 +24,9 @@ enum DurationArgument {
         guard milliseconds >= 1, milliseconds <= 86_400_000 else { return nil }
         return Int(milliseconds.rounded())
     }
+
+    /// `2 s` for 2000, `1500 ms` for 1500: a duration for messages.
+    static func text(_ milliseconds: Int) -> String {
+        milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+    }
 }

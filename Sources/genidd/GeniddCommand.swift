@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The `genidd` command: subcommands for the daemon (and, later, its clients).
+/// The `genidd` command: the daemon (`serve`) and its clients (`get`, `wait`, `watch`).
 struct GeniddCommand: ParsableCommand {
     static let version = "0.1.0"
 
@@ -11,10 +11,11 @@ struct GeniddCommand: ParsableCommand {
             genidd watches the VM generation counter (VMClock, sysgenid, vmgenid or the \
             kernel log) and serves it over HTTP on loopback and a Unix socket, so that \
             processes and containers reseed RNGs, rotate secrets and regenerate unique \
-            IDs after a snapshot restore.
+            IDs after a snapshot restore. get, wait and watch are its clients, for shells \
+            and containers.
             """,
         version: "genidd \(version)",
-        subcommands: [ServeCommand.self],
+        subcommands: [ServeCommand.self, GetCommand.self, WaitCommand.self, WatchCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -3,6 +3,7 @@
 #ifndef GENIDD_CGENIDDSYS_H
 #define GENIDD_CGENIDDSYS_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,5 +86,14 @@ int genidd_sysgenid_force_update(int fd, unsigned long minimum);
 
 /// 1 when `fd` is on tmpfs, 0 when not, -1 on error (<sys/vfs.h> is not in Swift's Glibc module).
 int genidd_is_on_tmpfs(int fd);
+
+/// signalfd(2) with SFD_CLOEXEC | SFD_NONBLOCK for `signals`, which the caller
+/// has blocked: <sys/signalfd.h> is not part of Swift's Glibc module. Returns
+/// the descriptor, or -1 with errno set.
+int genidd_signalfd(const sigset_t *signals);
+
+/// Reads one pending signal from a signalfd (struct signalfd_siginfo is not in
+/// Swift's Glibc module either): its number, 0 when none is pending, or -1 with errno set.
+int genidd_signalfd_take(int fd);
 
 #endif

@@ -83,4 +83,10 @@ enum KernelShims {
 
     /// An acquire fence for the seqcount read protocol.
     static func acquireFence() { genidd_acquire_fence() }
+
+    /// A non-blocking, close-on-exec signalfd for `signals`, or -1 with errno set.
+    static func signalDescriptor(_ signals: inout sigset_t) -> Int32 { genidd_signalfd(&signals) }
+
+    /// One pending signal from a signalfd: its number, 0 when none, -1 with errno set.
+    static func takeSignal(_ fd: Int32) -> Int32 { genidd_signalfd_take(fd) }
 }

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Logging
+
+/// `genidd wait`: blocks until the generation moves on from a known seq.
+struct WaitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wait",
+        abstract: "Wait until genidd's seq differs from the one you know, then print the new state.",
+        discussion: """
+            Long-polls GET /v1/generation?wait=SEQ, re-issuing the long-poll (at most 300 s each) \
+            until seq differs from --since or --timeout passes. The first request must reach \
+            genidd; later outages, such as a daemon restart, are retried while time allows.
+
+            Exit status: 0 when seq changed (the new state is printed); 2 when --timeout passed \
+            without a change; 1 when genidd cannot be reached or answers with an error; 64 for \
+            bad flags.
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "The seq you know: returns as soon as genidd's differs.")
+    var since: UInt64
+
+    @Option(help: "Give up after this long: 30, 30s, 500ms or 5m; 0 checks once (default: wait forever).")
+    var timeout: String?
+
+    @Flag(help: "Print the JSON document instead of a line.")
+    var json = false
+
+    func validate() throws {
+        _ = try timeoutMilliseconds()
+    }
+
+    func run() throws {
+        ConnectionOptions.bootstrapLogging()
+        let client = try connection.makeClient()
+        let limit = try timeoutMilliseconds()
+        let logger = Logger(label: "genidd.wait")
+        guard let state = try client.waitForChange(from: since, timeoutMilliseconds: limit, logger: logger) else {
+            let waited = limit.map { " within \(DurationArgument.text($0))" } ?? ""
+            Console.error("genidd wait: seq is still \(since)\(waited)")
+            throw ExitCode(2)
+        }
+        Console.out(json ? state.jsonText : state.line)
+    }
+
+    private func timeoutMilliseconds() throws -> Int? {
+        guard let timeout else { return nil }
+        if timeout == "0" || timeout == "0s" || timeout == "0ms" {
+            return 0
+        }
+        guard let milliseconds = DurationArgument.milliseconds(timeout) else {
+            throw ValidationError("--timeout must be a duration such as 30, 30s, 500ms or 5m, got '\(timeout)'")
+        }
+        return milliseconds
+    }
+}
