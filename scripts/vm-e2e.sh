@@ -10,9 +10,17 @@
 # restore and nothing for the same-ID restore. Prints timings for every step;
 # exits non-zero on any missing or extra event and on any timeout.
 #
-# Usage: scripts/vm-e2e.sh [--cache DIR] [--keep]
+# With --vmclock: Debian sid's kernel (7.x, module ptp_vmclock) and sid's QEMU
+# (11.x, run in a debootstrap'ed sid chroot in the cache), with a vmclock
+# device beside vmgenid. QEMU's vmclock has no VM generation counter, so
+# genidd's `auto` must decline it, use kmsg, and still watch the clock's
+# disruption marker: every restore must also bring exactly one
+# clock-disruption event (QEMU bumps the marker on each incoming migration).
+#
+# Usage: scripts/vm-e2e.sh [--vmclock] [--cache DIR] [--keep]
+#   --vmclock     the VMClock scenario (sid kernel and QEMU; needs root)
 #   --cache DIR   downloads and built artifacts (default: .vm-cache at the repo top)
-#   --keep        keep the saved VM state file (DIR/run/state.bin) after a pass
+#   --keep        keep the saved VM state file (DIR/run*/state.bin) after a pass
 # Needs root for apt-get on a fresh machine (Debian 12); everything else is cached.
 set -euo pipefail
 
@@ -20,8 +28,10 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 cache=$repo/.vm-cache
 keep_state=0
+vmclock=0
 while (($#)); do
     case $1 in
+    --vmclock) vmclock=1 && shift ;;
     --cache) cache=$(realpath -m "$2") && shift 2 ;;
     --keep) keep_state=1 && shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' && exit 0 ;;
@@ -30,7 +40,15 @@ while (($#)); do
 done
 
 helpers=$repo/scripts/vm-e2e
-run=$cache/run          # this run's logs and VM state; replaced on every run
+# This run's logs and VM state (replaced on every run) and the built initramfs,
+# per scenario so that the two do not evict each other's cache.
+if ((vmclock)); then
+    run=$cache/run-vmclock
+    initramfs_name=initramfs-vmclock
+else
+    run=$cache/run
+    initramfs_name=initramfs
+fi
 vmctl=(python3 "$helpers/vmctl.py")
 
 # Timeouts (seconds). TCG is slow and CI machines are noisy: generous, but bounded.
@@ -116,33 +134,112 @@ apt_download() {
     (cd "$cache/debs" && apt-get download -qq "${options[@]}" "$1")
 }
 
-# The kernel: the versioned package that Debian 12's linux-image-amd64 points
-# to. Resolved once; afterwards the cached package is used (offline reruns).
-kernel_deb=$(find "$cache/debs" -maxdepth 1 -name 'linux-image-6.1.0-*-amd64_*.deb' | sort | tail -n 1)
-if [[ -z $kernel_deb ]]; then
-    if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
-        if [[ $(id -u) -eq 0 ]]; then apt-get update -qq; else sudo apt-get update -qq; fi
+# --vmclock: a Debian sid root (debootstrap minbase) in the cache, with sid's
+# QEMU installed; the host (Debian 12) cannot run sid's binaries (newer glibc).
+# Built once; a half-built root is never used (the marker is written last).
+sid_root=$cache/sid-root
+sid_mirror=http://deb.debian.org/debian
+sid_prepare() {
+    [[ $(id -u) -eq 0 ]] || fail "--vmclock needs root (debootstrap, chroot, a private bind mount)"
+    [[ -e $sid_root/.e2e-ready ]] && return 0
+    command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null ||
+        fail "cannot install debootstrap"
+    step "debootstrap --variant=minbase sid into $sid_root"
+    rm -rf "$sid_root" "$sid_root.tmp"
+    debootstrap --variant=minbase sid "$sid_root.tmp" "$sid_mirror" >"$cache/sid-debootstrap.log" 2>&1 ||
+        fail "debootstrap sid failed (log: $cache/sid-debootstrap.log)"
+    # The archive's Release files are signed, but a mirror serving a frozen
+    # snapshot has an expired Valid-Until: accept it (the signature is still checked).
+    echo 'Acquire::Check-Valid-Until "false";' >"$sid_root.tmp/etc/apt/apt.conf.d/99genidd-e2e"
+    step "installing qemu-system-x86 in the sid root"
+    chroot "$sid_root.tmp" sh -c 'apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86' \
+        >"$cache/sid-qemu-install.log" 2>&1 ||
+        fail "installing qemu-system-x86 in sid failed (log: $cache/sid-qemu-install.log)"
+    chroot "$sid_root.tmp" qemu-system-x86_64 -device help 2>/dev/null | grep -q '"vmclock"' ||
+        fail "sid's QEMU has no vmclock device"
+    mv "$sid_root.tmp" "$sid_root"
+    touch "$sid_root/.e2e-ready"
+}
+
+# sid_kernel: sid's current kernel (linux-image-amd64 -> linux-image-V-amd64,
+# whose files sid splits into linux-binary-V, linux-modules-V and
+# linux-base-V), fetched with the sid root's apt into $cache/sid-debs once.
+# Sets vmlinuz, kernel_version, module_root, kernel_config.
+sid_kernel() {
+    local debs=$cache/sid-debs
+    if [[ ! -e $debs/.complete ]]; then
+        rm -rf "$debs"
+        mkdir -p "$debs"
+        local image packages
+        image=$(chroot "$sid_root" apt-cache depends linux-image-amd64 |
+            sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n 1)
+        [[ -n $image ]] || fail "sid's apt knows no linux-image-*-amd64 behind linux-image-amd64"
+        local version=${image#linux-image-}
+        # The image package and its same-version parts (absent on older layouts).
+        packages=$(chroot "$sid_root" apt-cache depends "$image" | sed -n 's/^ *Depends: //p' |
+            grep -E '^linux-[a-z]+-' | grep -F -- "$version" | sort -u)
+        step "fetching sid's $image $(echo $packages)"
+        chroot "$sid_root" sh -c 'rm -rf /tmp/e2e-debs && mkdir /tmp/e2e-debs && cd /tmp/e2e-debs && apt-get download -qq -o APT::Sandbox::User=root "$@"' \
+            sh "$image" $packages || fail "apt-get download in the sid root failed"
+        mv "$sid_root"/tmp/e2e-debs/*.deb "$debs/"
+        rmdir "$sid_root/tmp/e2e-debs"
+        touch "$debs/.complete"
     fi
-    kernel_package=$(apt-cache depends linux-image-amd64 |
-        sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | head -n 1)
-    [[ -n $kernel_package ]] || fail "apt does not know a linux-image-6.1.0-*-amd64 behind linux-image-amd64"
-    step "fetching $kernel_package"
-    apt_download "$kernel_package"
-    kernel_deb=$(find "$cache/debs" -maxdepth 1 -name "${kernel_package}_*.deb" | sort | tail -n 1)
+    kernel_root=$cache/sid-kernel
+    if [[ ! -e $kernel_root/.unpacked || -n $(find "$debs" -name '*.deb' -newer "$kernel_root/.unpacked") ]]; then
+        step "unpacking sid's kernel packages"
+        rm -rf "$kernel_root"
+        mkdir -p "$kernel_root"
+        local deb
+        for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$kernel_root"; done
+        touch "$kernel_root/.unpacked"
+    fi
+    # usr/lib/modules/V/{vmlinuz,config} in sid's split packages, boot/ before.
+    vmlinuz=$(find "$kernel_root" -path '*/modules/*/vmlinuz' -o -path '*/boot/vmlinuz-*' | head -n 1)
+    [[ -n $vmlinuz ]] || fail "no vmlinuz in sid's kernel packages"
+    module_root=$(find "$kernel_root" -maxdepth 4 -type d -path '*/lib/modules/*' | head -n 1)
+    kernel_version=${module_root##*/}
+    kernel_config=$(find "$kernel_root" -path "*/modules/$kernel_version/config" -o -name "config-$kernel_version" | head -n 1)
+    [[ -n $kernel_config ]] || fail "no kernel config in sid's kernel packages"
+}
+
+if ((vmclock)); then
+    sid_prepare
+    sid_kernel
+else
+    # The kernel: the versioned package that Debian 12's linux-image-amd64 points
+    # to. Resolved once; afterwards the cached package is used (offline reruns).
+    kernel_deb=$(find "$cache/debs" -maxdepth 1 -name 'linux-image-6.1.0-*-amd64_*.deb' | sort | tail -n 1)
+    if [[ -z $kernel_deb ]]; then
+        if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+            if [[ $(id -u) -eq 0 ]]; then apt-get update -qq; else sudo apt-get update -qq; fi
+        fi
+        kernel_package=$(apt-cache depends linux-image-amd64 |
+            sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | head -n 1)
+        [[ -n $kernel_package ]] || fail "apt does not know a linux-image-6.1.0-*-amd64 behind linux-image-amd64"
+        step "fetching $kernel_package"
+        apt_download "$kernel_package"
+        kernel_deb=$(find "$cache/debs" -maxdepth 1 -name "${kernel_package}_*.deb" | sort | tail -n 1)
+    fi
+    kernel_root=$cache/kernel/$(basename "$kernel_deb" .deb)
+    if [[ ! -e $kernel_root/.unpacked ]]; then
+        step "unpacking $(basename "$kernel_deb")"
+        rm -rf "$cache/kernel"
+        mkdir -p "$kernel_root"
+        dpkg-deb -x "$kernel_deb" "$kernel_root"
+        touch "$kernel_root/.unpacked"
+    fi
+    vmlinuz=$(find "$kernel_root/boot" -name 'vmlinuz-*' | head -n 1)
+    kernel_version=${vmlinuz##*/vmlinuz-}
+    module_root=$kernel_root/lib/modules/$kernel_version
+    kernel_config=$kernel_root/boot/config-$kernel_version
 fi
-kernel_root=$cache/kernel/$(basename "$kernel_deb" .deb)
-if [[ ! -e $kernel_root/.unpacked ]]; then
-    step "unpacking $(basename "$kernel_deb")"
-    rm -rf "$cache/kernel"
-    mkdir -p "$kernel_root"
-    dpkg-deb -x "$kernel_deb" "$kernel_root"
-    touch "$kernel_root/.unpacked"
+grep -q '^CONFIG_VMGENID=y' "$kernel_config" || fail "kernel $kernel_version lacks CONFIG_VMGENID=y"
+if ((vmclock)); then
+    grep -Eq '^CONFIG_PTP_1588_CLOCK_VMCLOCK=[ym]' "$kernel_config" ||
+        fail "kernel $kernel_version lacks CONFIG_PTP_1588_CLOCK_VMCLOCK"
 fi
-vmlinuz=$(find "$kernel_root/boot" -name 'vmlinuz-*' | head -n 1)
-kernel_version=${vmlinuz##*/vmlinuz-}
-module_root=$kernel_root/lib/modules/$kernel_version
-grep -q '^CONFIG_VMGENID=y' "$kernel_root/boot/config-$kernel_version" ||
-    fail "kernel $kernel_version lacks CONFIG_VMGENID=y"
 
 busybox_deb=$(find "$cache/debs" -maxdepth 1 -name 'busybox-static_*.deb' | sort | tail -n 1)
 if [[ -z $busybox_deb ]]; then
@@ -156,7 +253,23 @@ if [[ ! -x $busybox || $busybox_deb -nt $busybox ]]; then
     dpkg-deb -x "$busybox_deb" "$cache/busybox"
     touch "$busybox"
 fi
-step "kernel $kernel_version, $("$busybox" | head -n 1 | cut -d' ' -f1-2), $(qemu-system-x86_64 --version | head -n 1)"
+# QEMU: the host's, or (--vmclock) sid's, run in the sid root. There it runs
+# in a private mount namespace with the cache bind-mounted at the same path,
+# so that every path (kernel, initramfs, logs, QMP socket, migration file)
+# means the same inside and out; the mounts vanish with QEMU. unshare, sh and
+# chroot each exec the next, so $! is QEMU's own PID.
+if ((vmclock)); then
+    mkdir -p "$sid_root$cache"
+    qemu=(unshare --mount --propagation private sh -c \
+        'root=$1 cache=$2 && shift 2 && mount --bind "$cache" "$root$cache" &&
+         mount -t proc proc "$root/proc" && exec chroot "$root" "$@"' \
+        sh "$sid_root" "$cache" qemu-system-x86_64)
+    qemu_version=$(chroot "$sid_root" qemu-system-x86_64 --version | head -n 1)
+else
+    qemu=(qemu-system-x86_64)
+    qemu_version=$(qemu-system-x86_64 --version | head -n 1)
+fi
+step "kernel $kernel_version, $("$busybox" | head -n 1 | cut -d' ' -f1-2), $qemu_version$( ((vmclock)) && echo " (sid root)")"
 
 # ---------------------------------------------------------------------------
 # Build genidd and the guest client.
@@ -179,6 +292,9 @@ fi
 # modules.dep (depmod runs at install), so dependencies come from each
 # module's .modinfo section; the list is in load order.
 nic_modules=(virtio_pci virtio_net) # the PCI transport and the NIC driver
+# --vmclock: ptp_vmclock makes /dev/vmclock0 (its dependencies, if any, come
+# from .modinfo as well). Modules built into this kernel are skipped.
+((vmclock)) && nic_modules+=(ptp_vmclock)
 declare -A module_seen=()
 module_order=()
 module_file() {
@@ -191,6 +307,9 @@ add_module() {
     local name=$1 file dependency
     [[ -z ${module_seen[$name]:-} ]] || return 0
     module_seen[$name]=1
+    if grep -qE "/(${name}|${name//_/-})\.ko(\.[a-z]+)?\$" "$module_root/modules.builtin" 2>/dev/null; then
+        return 0
+    fi
     file=$(module_file "$name")
     local modinfo=$run/modinfo.bin
     case $file in
@@ -216,18 +335,18 @@ mapfile -t libraries < <(ldd "$genidd" | awk '$2 == "=>" && $3 ~ /^\// { print $
 if ldd "$genidd" | grep -q 'not found'; then
     fail "genidd has unresolved libraries: $(ldd "$genidd" | grep 'not found')"
 fi
-initramfs=$cache/initramfs.cpio.zst
+initramfs=$cache/$initramfs_name.cpio.zst
 initramfs_key=$(
     {
         sha256sum "$genidd" "$guest_client" "$busybox" "$helpers/init" "$vmlinuz" "${libraries[@]}"
         printf '%s\n' "${module_order[@]}"
     } | sha256sum | cut -d' ' -f1
 )
-if [[ -f $initramfs && $(cat "$cache/initramfs.key" 2>/dev/null) == "$initramfs_key" ]]; then
+if [[ -f $initramfs && $(cat "$cache/$initramfs_name.key" 2>/dev/null) == "$initramfs_key" ]]; then
     step "initramfs cached ($(($(stat -c %s "$initramfs") >> 20)) MiB)"
 else
     step "building the initramfs (${#libraries[@]} libraries, ${#module_order[@]} modules)"
-    root=$cache/initramfs-root
+    root=$cache/$initramfs_name-root
     rm -rf "$root"
     mkdir -p "$root"/{bin,usr/bin,etc/e2e,lib/modules}
     cp "$busybox" "$root/bin/busybox"
@@ -258,7 +377,7 @@ else
     # zstd: small enough for a 256 MiB guest, and fast to unpack under TCG.
     (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | zstd -q -3 -T0 >"$initramfs.tmp"
     mv "$initramfs.tmp" "$initramfs"
-    echo "$initramfs_key" >"$cache/initramfs.key"
+    echo "$initramfs_key" >"$cache/$initramfs_name.key"
     step "initramfs built ($(($(stat -c %s "$initramfs") >> 20)) MiB compressed, $(du -sm "$root" | cut -f1) MiB unpacked)"
 fi
 
@@ -280,7 +399,7 @@ start_qemu() {
     rm -f "$qmp_socket"
     # shellcheck disable=SC2054 # the commas separate QEMU's own sub-options
     local command=(
-        qemu-system-x86_64
+        "${qemu[@]}"
         -accel tcg -cpu max -m 256 -nodefaults -display none -no-reboot
         -kernel "$vmlinuz" -initrd "$initramfs"
         -append "console=ttyS0 panic=-1"
@@ -291,6 +410,9 @@ start_qemu() {
         -device virtio-net-pci,netdev=net0,romfile=
         -qmp "unix:$qmp_socket,server=on,wait=off"
     )
+    if ((vmclock)); then
+        command+=(-device vmclock)
+    fi
     if [[ -n $incoming ]]; then
         command+=(-incoming "$incoming")
     fi
@@ -322,6 +444,35 @@ check_rest() {
 count_lines() { tr -d '\r' <"$serial_log" | grep -cE "$1" || true; }
 
 fork_line='random: crng reseeded due to virtual machine fork'
+# --vmclock: QEMU bumps the VMClock's disruption marker on every incoming
+# migration, new GUID or not; genidd logs it and the guest SSE client prints it.
+disruption_log_line='clock disruption \(live migration\?\)'
+disruption_sse_line='E2E sse clock-disruption marker=[0-9]+$'
+marker=
+# check_disruption ROUND OBSERVED: exactly one disruption line of genidd and of
+# the guest SSE client, with the marker one above the last (or any, at first);
+# sets marker and disruption_note (host SSE: disruption events are sent only
+# to connected streams, so the reconnecting host client may or may not get it).
+check_disruption() {
+    local count tag
+    for tag in "$disruption_log_line" 'E2E sse clock-disruption'; do
+        count=$(count_lines "$tag")
+        ((count == 1)) || fail "restore $1: expected one console line matching /$tag/, found $count"
+    done
+    local line new_marker
+    line=$(tr -d '\r' <"$serial_log" | grep -E 'E2E sse clock-disruption')
+    [[ $line =~ marker=([0-9]+)$ ]] || fail "restore $1: the guest's disruption event is malformed or has an id: $line"
+    new_marker=${BASH_REMATCH[1]}
+    if [[ -n $marker ]] && ((new_marker != marker + 1)); then
+        fail "restore $1: disruption marker $new_marker, expected $((marker + 1))"
+    fi
+    marker=$new_marker
+    local host
+    host=$(json '"; ".join("marker %s%s" % (e["data"].get("disruption_marker"), " WITH id" if "id" in e else "")
+        for e in j["sse"]["events"] if e.get("event") == "clock-disruption")' <<<"$2")
+    [[ $host != *"WITH id"* ]] || fail "restore $1: a host clock-disruption event has an id: $2"
+    disruption_note="guest SSE clock-disruption marker=$marker, ${host:-none on the reconnecting host stream}"
+}
 # The tagged lines printed by guest-client for a change (not the start lines).
 longpoll_line() { echo "E2E longpoll seq=$1 generation=$2\$"; }
 sse_line() { echo "E2E sse seq=$1 generation=$2 id=$1\$"; }
@@ -333,7 +484,18 @@ guid=$(new_guid)
 step "boot: starting QEMU (TCG, 256 MiB, vmgenid guid=$guid, genidd on 127.0.0.1:$port)"
 boot_start=$(now_ms)
 start_qemu "$guid"
+# --vmclock: the VMClock page is there, genidd's auto declines it (no VM
+# generation counter) yet watches its disruption marker.
+vmclock_specs=()
+if ((vmclock)); then
+    vmclock_specs=(
+        vmclock_device='E2E init: /dev/vmclock0 present'
+        declined='without a VM generation counter'
+        companion='watching clock disruptions'
+    )
+fi
 boot=$("${vmctl[@]}" wait-serial "$serial_log" "$qemu_pid" "$boot_timeout" \
+    "${vmclock_specs[@]}" \
     init='E2E init: uptime' \
     devices='E2E init: devices bound to vmgenid:' \
     probe='info source chosen' \
@@ -346,6 +508,14 @@ step "boot: /init after $(boot_ms init) ms, genidd ready after $(boot_ms ready) 
 step "boot: $(json 'j["devices"]["line"]' <<<"$boot" | sed 's/^E2E init: //')"
 step "boot: genidd $(json 'j["probe"]["line"]' <<<"$boot" | sed 's/^.*source chosen/source chosen/')"
 check_guid "$guid"
+if ((vmclock)); then
+    step "boot: /dev/vmclock0 present; genidd: $(json 'j["companion"]["line"]' <<<"$boot" | sed 's/^.*watching/watching/')"
+    readyz=$("${vmctl[@]}" get "http://127.0.0.1:$port/readyz" 10)
+    echo "$readyz" >"$run/readyz-boot.json"
+    [[ $(json '"%s %s %s" % (j["status"], j["body"]["status"], j["body"]["source"])' <<<"$readyz") == "200 ready kmsg" ]] ||
+        fail "GET /readyz: expected 200, ready, source kmsg; got: $readyz"
+    step "boot: GET /readyz: $(json 'json.dumps(j["body"])' <<<"$readyz")"
+fi
 
 seq=$(json 'j["longpoll"]["line"].split("seq=")[1].split()[0]' <<<"$boot")
 generation=$(json 'j["longpoll"]["line"].split("generation=")[1].split()[0]' <<<"$boot")
@@ -362,6 +532,18 @@ step "boot: GET /v1/generation over the forwarded port: generation=$generation s
 # guest; nothing may change). The same-GUID restore sits between real ones, so
 # the next real restore also proves it was not counted silently (seq + 1).
 plan=(new same new new)
+restore_specs=()
+if ((vmclock)); then
+    restore_specs=(disruption="$disruption_sse_line" genidd_disruption="$disruption_log_line")
+fi
+# check_readyz ROUND: still ready, still on kmsg.
+check_readyz() {
+    local readyz
+    readyz=$("${vmctl[@]}" get "http://127.0.0.1:$port/readyz" 10)
+    echo "$readyz" >"$run/readyz-$1.json"
+    [[ $(json '"%s %s %s" % (j["status"], j["body"]["status"], j["body"]["source"])' <<<"$readyz") == "200 ready kmsg" ]] ||
+        fail "restore $1: GET /readyz: expected 200, ready, source kmsg; got: $readyz"
+}
 summary=()
 for ((round = 1; round <= ${#plan[@]}; round++)); do
     kind=${plan[round - 1]}
@@ -396,12 +578,14 @@ for ((round = 1; round <= ${#plan[@]}; round++)); do
             kernel="$fork_line" \
             genidd="generation change reported generation=$expect_generation .*seq=$expect_seq\$" \
             longpoll="$(longpoll_line "$expect_seq" "$expect_generation")" \
-            sse="$(sse_line "$expect_seq" "$expect_generation")") ||
+            sse="$(sse_line "$expect_seq" "$expect_generation")" \
+            "${restore_specs[@]}") ||
             fail "restore $round: a subscriber missed seq $expect_seq: $observed"
         echo "$observed" >"$run/observed-$round.json"
-        host_events=$(json 'len(j["sse"]["events"])' <<<"$observed")
-        ((host_events == 1)) || fail "restore $round: the host SSE client got $host_events events, expected 1: $observed"
-        host_event=$(json '"%s %s %s" % (j["sse"]["events"][0]["id"], j["sse"]["events"][0]["data"]["seq"], j["sse"]["events"][0]["data"]["generation"])' <<<"$observed")
+        # Generation events only: a clock-disruption event (--vmclock) may come too.
+        host_events=$(json 'len([e for e in j["sse"]["events"] if e.get("event", "generation") == "generation"])' <<<"$observed")
+        ((host_events == 1)) || fail "restore $round: the host SSE client got $host_events generation events, expected 1: $observed"
+        host_event=$(json '"%s %s %s" % next((e["id"], e["data"]["seq"], e["data"]["generation"]) for e in j["sse"]["events"] if e.get("event", "generation") == "generation")' <<<"$observed")
         [[ $host_event == "$expect_seq $expect_seq $expect_generation" ]] ||
             fail "restore $round: the host SSE event has id/seq/generation $host_event, expected $expect_seq $expect_seq $expect_generation"
         # The host client listened $settle_seconds s past its event: by now an
@@ -415,17 +599,27 @@ for ((round = 1; round <= ${#plan[@]}; round++)); do
         latencies=$(json '", ".join("%s %d ms" % (name, t - j["resumed"]) for name, t in [
             ("kernel log", j["serial"]["kernel"]["t"]), ("genidd log", j["serial"]["genidd"]["t"]),
             ("guest long-poll", j["serial"]["longpoll"]["t"]), ("guest SSE", j["serial"]["sse"]["t"]),
-            ("host SSE", j["sse"]["events"][0]["t"])])' <<<"$observed")
+            ("host SSE", next(e["t"] for e in j["sse"]["events"] if e.get("event", "generation") == "generation"))]
+            + ([("guest SSE clock-disruption", j["serial"]["disruption"]["t"])] if "disruption" in j["serial"] else []))' <<<"$observed")
         step "restore $round: cont -> $latencies"
         step "restore $round: every subscriber saw exactly seq=$seq generation=$generation; GET /v1/generation agrees (source kmsg, not stale)"
+        if ((vmclock)); then
+            check_disruption "$round" "$observed"
+            step "restore $round: exactly one clock disruption: $disruption_note"
+            check_readyz "$round"
+        fi
         summary+=("restore $round (new guid):  save ${save_ms} ms, load ${load_ms} ms; cont -> $latencies")
     else
         # Nothing may happen: watch every subscriber for $quiet_seconds.
+        # (--vmclock: except the clock disruption, which every restore brings;
+        # the host client then listens $quiet_seconds s past that event.)
         observed=$("${vmctl[@]}" resume "$qmp_socket" "$qemu_pid" "$serial_log" \
-            "http://127.0.0.1:$port/v1/events" "$seq" "$quiet_seconds" 0) ||
+            "http://127.0.0.1:$port/v1/events" "$seq" "$quiet_seconds" "$((vmclock ? quiet_seconds : 0))" \
+            "${restore_specs[@]}") ||
             fail "restore $round: observing failed: $observed"
         echo "$observed" >"$run/observed-$round.json"
-        host_events=$(json 'len(j["sse"]["events"])' <<<"$observed")
+        ((vmclock)) && sleep "$quiet_seconds" # the console too: quiet for as long after the disruption
+        host_events=$(json 'len([e for e in j["sse"]["events"] if e.get("event", "generation") == "generation"])' <<<"$observed")
         ((host_events == 0)) || fail "restore $round: same GUID, yet the host SSE client got an event: $observed"
         for tag in "$fork_line" 'generation change reported' 'E2E (longpoll|sse) seq='; do
             count=$(count_lines "$tag")
@@ -433,6 +627,11 @@ for ((round = 1; round <= ${#plan[@]}; round++)); do
         done
         check_rest "$generation" "$seq"
         step "restore $round: no event anywhere for ${quiet_seconds} s after cont (kernel, genidd, guest long-poll and SSE, host SSE); GET still seq=$seq"
+        if ((vmclock)); then
+            check_disruption "$round" "$observed"
+            step "restore $round: exactly one clock disruption, no generation: $disruption_note"
+            check_readyz "$round"
+        fi
         summary+=("restore $round (same guid): save ${save_ms} ms, load ${load_ms} ms; no event within ${quiet_seconds} s, as expected")
     fi
 done

@@ -11,6 +11,7 @@
  *   E2E longpoll seq=2 generation=1           a new seq answered by a long-poll
  *   E2E sse start seq=1 generation=0 id=1     the initial event of the first stream
  *   E2E sse seq=2 generation=1 id=2           every later event
+ *   E2E sse clock-disruption marker=3         an `event: clock-disruption` (VMClock; no id)
  *   E2E longpoll|sse error ...                a failed request (the client retries)
  *
  * The host expects exactly one non-"start" line of each kind per real VM
@@ -306,6 +307,7 @@ struct sse_state {
     uint64_t last_id;
     int have_id;
     int started;
+    char type[64];     /* the event field of the event being read ("" = message) */
     char data[4096];   /* the data field of the event being read */
     uint64_t event_id; /* its id field */
     int event_has_id;
@@ -313,13 +315,25 @@ struct sse_state {
     size_t line_used;
 };
 
-/* One complete SSE line (fields: id, data; blank line dispatches). */
+/* One complete SSE line (fields: event, id, data; blank line dispatches). */
 static void sse_line(struct sse_state *s, const char *line) {
-    if (strncmp(line, "id: ", 4) == 0) {
+    if (strncmp(line, "event: ", 7) == 0) {
+        snprintf(s->type, sizeof s->type, "%s", line + 7);
+    } else if (strncmp(line, "id: ", 4) == 0) {
         s->event_id = strtoull(line + 4, NULL, 10);
         s->event_has_id = 1;
     } else if (strncmp(line, "data: ", 6) == 0) {
         snprintf(s->data, sizeof s->data, "%s", line + 6);
+    } else if (line[0] == '\0' && s->data[0] != '\0' && strcmp(s->type, "clock-disruption") == 0) {
+        uint64_t marker = 0;
+        if (json_number(s->data, "disruption_marker", &marker) != 0) {
+            say("error unreadable clock-disruption event: %s", s->data);
+        } else {
+            say("clock-disruption marker=%" PRIu64 "%s", marker, s->event_has_id ? " with-id" : "");
+        }
+        s->data[0] = '\0';
+        s->type[0] = '\0';
+        s->event_has_id = 0; /* an id here would be a bug the host notices (" with-id") */
     } else if (line[0] == '\0' && s->data[0] != '\0') {
         uint64_t seq = 0, generation = 0;
         if (json_number(s->data, "seq", &seq) != 0 || json_number(s->data, "generation", &generation) != 0) {
@@ -334,9 +348,12 @@ static void sse_line(struct sse_state *s, const char *line) {
             s->have_id = 1;
         }
         s->data[0] = '\0';
+        s->type[0] = '\0';
         s->event_has_id = 0;
+    } else if (line[0] == '\0') {
+        s->type[0] = '\0';
     }
-    /* event:, retry: and ": keepalive" comments need nothing here */
+    /* retry: and ": keepalive" comments need nothing here */
 }
 
 static void sse_bytes(struct sse_state *s, const char *bytes, size_t length) {
@@ -381,6 +398,7 @@ _Noreturn static void run_sse(const char *host, int port) {
         } else {
             s.line_used = 0;
             s.data[0] = '\0';
+            s.type[0] = '\0';
             s.event_has_id = 0;
             long got;
             while ((got = read_body_piece(&c, chunked, piece, sizeof piece)) > 0) {

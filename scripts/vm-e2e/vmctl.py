@@ -212,7 +212,7 @@ def subscribe(url, last_id, first_timeout, settle):
     """Subscribes to URL (with Last-Event-ID unless LAST_ID is '-'), retrying the
     connection until FIRST_TIMEOUT. Collects events until SETTLE seconds after
     the first one, or until FIRST_TIMEOUT when none comes. Returns
-    {"connected": t, "events": [{"t": ..., "id": ..., "data": {...}}]} or
+    {"connected": t, "events": [{"t": ..., "event": ..., "id": ..., "data": {...}}]} or
     {"error": ...}."""
     parsed = urllib.parse.urlsplit(url)
     first_deadline = time.monotonic() + float(first_timeout)
@@ -249,7 +249,9 @@ def subscribe(url, last_id, first_timeout, settle):
             if not line:
                 return {"error": f"{url}: the stream ended", "events": events}
             line = line.decode().rstrip("\r\n")
-            if line.startswith("id: "):
+            if line.startswith("event: "):
+                event["event"] = line[7:]
+            elif line.startswith("id: "):
                 event["id"] = int(line[4:])
             elif line.startswith("data: "):
                 event["data"] = json.loads(line[6:])
@@ -259,6 +261,8 @@ def subscribe(url, last_id, first_timeout, settle):
                 event = {}
                 if len(events) == 1:
                     deadline = time.monotonic() + float(settle)
+            elif line == "":
+                event = {}
     finally:
         connection.close()
     return {"connected": connected, "events": events}
