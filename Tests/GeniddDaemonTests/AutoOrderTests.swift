@@ -58,6 +58,9 @@ extension DaemonTests {
             let event = try #require(stream.nextEvent(timeout: 5))
             #expect(event.event == "clock-disruption")
             #expect(event.json["disruption_marker"] as? Int == 1234)
+            let ready = try request(daemon.tcp, "/readyz").json
+            #expect(ready["source"] as? String == "kmsg")
+            #expect(ready["vmclock_disruption_marker"] as? Int == 1234, "the watched VMClock shows in /readyz")
             #expect(try request(daemon.tcp, "/v1/generation").json["seq"] as? Int == state["seq"] as? Int)
         }
     }

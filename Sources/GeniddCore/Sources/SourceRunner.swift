@@ -112,7 +112,8 @@ public final class SourceRunner: @unchecked Sendable {
         if let interval = source.checkInterval {
             status.append(("check_interval_ms", .int(Int64(interval))))
         }
-        return status + source.status()
+        let watched = companions.filter(\.isOpen).flatMap { $0.source.status() }
+        return status + source.status() + watched
     }
 
     /// Hands an event to the tracker and, for a reading, tells the source once
@@ -212,8 +213,12 @@ public final class SourceRunner: @unchecked Sendable {
             return
         }
         do {
-            for case .clockDisruption(let marker) in try companion.source.check() {
+            let events = try companion.source.check()
+            for case .clockDisruption(let marker) in events {
                 tracker.handle(.clockDisruption(marker: marker), from: companion.source)
+            }
+            if !events.isEmpty {
+                tracker.updateStatus(sourceStatus())
             }
         } catch {
             companion.isOpen = false
