@@ -27,6 +27,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 cache=$repo/.vm-cache
+# Guest RAM in MiB (see the initramfs note below).
+guest_memory=512
 keep_state=0
 vmclock=0
 while (($#)); do
@@ -374,7 +376,10 @@ else
         esac
         echo "$name.ko" >>"$root/etc/e2e/modules"
     done
-    # zstd: small enough for a 256 MiB guest, and fast to unpack under TCG.
+    # zstd: compact and fast to unpack under TCG. The guest has 512 MiB: the
+    # unpacked initramfs (~90 MiB: genidd's Swift runtime, Foundation's ICU
+    # data, libcurl's dependencies) must fit in RAM beside the kernel, and at
+    # 256 MiB unpacking failed with "write error".
     (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | zstd -q -3 -T0 >"$initramfs.tmp"
     mv "$initramfs.tmp" "$initramfs"
     echo "$initramfs_key" >"$cache/$initramfs_name.key"
@@ -400,7 +405,7 @@ start_qemu() {
     # shellcheck disable=SC2054 # the commas separate QEMU's own sub-options
     local command=(
         "${qemu[@]}"
-        -accel tcg -cpu max -m 256 -nodefaults -display none -no-reboot
+        -accel tcg -cpu max -m "$guest_memory" -nodefaults -display none -no-reboot
         -kernel "$vmlinuz" -initrd "$initramfs"
         -append "console=ttyS0 panic=-1"
         -chardev "file,id=console,path=$serial_log" -serial chardev:console
@@ -481,7 +486,7 @@ sse_line() { echo "E2E sse seq=$1 generation=$2 id=$1\$"; }
 # Boot.
 new_guid() { cat /proc/sys/kernel/random/uuid; }
 guid=$(new_guid)
-step "boot: starting QEMU (TCG, 256 MiB, vmgenid guid=$guid, genidd on 127.0.0.1:$port)"
+step "boot: starting QEMU (TCG, $guest_memory MiB, vmgenid guid=$guid, genidd on 127.0.0.1:$port)"
 boot_start=$(now_ms)
 start_qemu "$guid"
 # --vmclock: the VMClock page is there, genidd's auto declines it (no VM
