@@ -29,6 +29,7 @@ venv=$root/.venv-api
 seed=${CHECK_API_SEED:-1123}
 examples=${CHECK_API_EXAMPLES:-100}
 export GENIDD_CHECK_STRICT=${GENIDD_CHECK_STRICT:-0}
+export PYTHONDONTWRITEBYTECODE=1
 
 say() { echo "check-api: $*" >&2; }
 summary_fail() {
