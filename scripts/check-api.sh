@@ -15,8 +15,8 @@
 # only when there is none (or CHECK_API_BUILD=1).
 #
 # Environment: CHECK_API_SEED (default fixed; "random" for a new one each run),
-# CHECK_API_EXAMPLES (per operation, default 100), GENIDD_CHECK_STRICT=1
-# (known daemon bugs fail the run too).
+# CHECK_API_EXAMPLES (per operation, default 100), GENIDD_CHECK_STRICT=0
+# (tolerate the daemon bugs listed as known in api/check; by default they fail the run).
 #
 # Exit status 0 only when everything passed; the last line is a summary.
 set -euo pipefail
@@ -28,7 +28,7 @@ validator_version=0.9.0
 venv=$root/.venv-api
 seed=${CHECK_API_SEED:-1123}
 examples=${CHECK_API_EXAMPLES:-100}
-export GENIDD_CHECK_STRICT=${GENIDD_CHECK_STRICT:-0}
+export GENIDD_CHECK_STRICT=${GENIDD_CHECK_STRICT:-1}
 export PYTHONDONTWRITEBYTECODE=1
 
 say() { echo "check-api: $*" >&2; }

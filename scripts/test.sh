@@ -4,7 +4,11 @@
 #   2. the self-test of the /dev/sysgenid FUSE emulation (root and /dev/fuse);
 #   3. every Swift test: unit tests, and tests that start the real daemon and
 #      talk HTTP to it over TCP and Unix sockets;
-#   4. the proof on a real VM (scripts/vm-e2e.sh: QEMU restores a real guest).
+#   4. the proof on a real VM (scripts/vm-e2e.sh: QEMU restores a real guest);
+#   5. the API contract (scripts/check-api.sh: api/openapi.yaml validated, and
+#      schemathesis plus direct probes against a live release build);
+#   6. the packaging (scripts/check-packaging.sh: systemd-analyze verify,
+#      hadolint, compose and Kubernetes schemas).
 # Set GENIDD_SKIP_VM=1 to skip step 4 (it needs root for apt-get and ~1-3 min).
 # Ends with one line "genidd: N passed, N failed" and exits non-zero on any failure.
 set -euo pipefail
@@ -45,6 +49,8 @@ failed=$(grep -c '^✘ Test .* failed' "$log" || true)
 if [ "${GENIDD_SKIP_VM:-0}" != 1 ]; then
     stage "the proof on a real VM (scripts/vm-e2e.sh)" bash scripts/vm-e2e.sh
 fi
+stage "the API contract (scripts/check-api.sh)" env CHECK_API_BUILD=1 bash scripts/check-api.sh
+stage "the packaging (scripts/check-packaging.sh)" bash scripts/check-packaging.sh
 
 # One plain closing line for CI.
 echo "genidd: $((${total:-0} - failed + extra_passed)) passed, $((failed + extra_failed)) failed"

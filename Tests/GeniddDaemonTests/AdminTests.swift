@@ -50,7 +50,10 @@ extension DaemonTests {
             #expect(toMin.json["generation"] as? Int == 100)
             let below = try Self.bump(daemon.unix, body: "{\"min\": 3}")
             #expect(below.json["generation"] as? Int == 101, "min below current+1 still moves forward")
-            for bad in ["{\"min\": -1}", "{\"min\": \"x\"}", "{\"other\": 1}", "[1]", "{"] {
+            for bad in [
+                "{\"min\": -1}", "{\"min\": \"x\"}", "{\"other\": 1}", "[1]", "{",
+                "{\"min\": 18446744073709551616}", "{\"min\": -9223372036854775809}",
+            ] {
                 #expect(try Self.bump(daemon.unix, body: bad).status == 400, "\(bad)")
             }
             let text = try request(

@@ -102,6 +102,14 @@ extension DaemonTests {
                 daemon.tcp, "/v1/generation", headers: [("X-Padding", String(repeating: "a", count: 6000))])
             #expect(hugeHeader.status == 431)
 
+            // Many query arguments or a long request line still get an answer
+            // (libmicrohttpd needs room in the connection's memory for it).
+            let manyArguments = (0..<59).map { "x\($0)=a" }.joined(separator: "&")
+            #expect(try request(daemon.tcp, "/healthz?\(manyArguments)", timeout: 3).status == 200)
+            let longLine = try request(
+                daemon.tcp, "/healthz?q=\(String(repeating: "a", count: 3900))", timeout: 3)
+            #expect([200, 414, 431].contains(longLine.status), "got \(longLine.status)")
+
             let head = try request(daemon.tcp, "/v1/generation", method: "HEAD")
             #expect(head.status == 200)
         }

@@ -71,6 +71,14 @@ extension DaemonTests {
                 body: "{\"seq\":-1}")
             #expect(negative.status == 400)
             #expect(try request(daemon.tcp, "/v1/watchers?wait=soon").status == 400)
+            #expect(
+                try request(daemon.tcp, "/v1/watchers?timeout=abc").status == 400, "timeout is checked without wait")
+            #expect(try request(daemon.tcp, "/v1/watchers?timeout=").status == 400)
+            #expect(try request(daemon.tcp, "/v1/watchers?wait=outdated-zero&wait=bogus").status == 400)
+            let huge = try request(
+                daemon.tcp, "/v1/watchers/ok/ack", method: "POST", headers: [("Content-Type", "application/json")],
+                body: "{\"seq\":18446744073709551616}")
+            #expect(huge.status == 400, "a seq beyond 64 bits is an error, not a saturated value")
             #expect(try request(daemon.tcp, "/v1/watchers/ok/ack").status == 405)
         }
 

@@ -1,9 +1,7 @@
 /// `GET /v1/generation` (with long-poll), `GET /v1/events` and `POST /v1/generation/bump`.
 extension HTTPServer {
     func generation(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
-        for name in ["wait", "timeout"] where connection.queryArgumentCount(name) > 1 {
-            throw HTTPProblem(status: 400, detail: "\(name) is given more than once")
-        }
+        try Self.rejectRepeated(["wait", "timeout"], on: connection)
         let poll = try LongPollRequest(
             wait: connection.queryArgument("wait"), timeout: connection.queryArgument("timeout"))
         if let seq = poll.waitSeq, poll.timeoutMilliseconds > 0, request.method == "GET" {
@@ -38,16 +36,17 @@ extension HTTPServer {
             let stream = hub.openStream(
                 on: connection, lastEventID: connection.header("Last-Event-ID"), watcher: watcher)
         else {
-            if hub.isShuttingDown {
-                throw HTTPProblem(status: 503, detail: "genidd is shutting down", headers: [("Retry-After", "1")])
+            if hub.isShuttingDown || hub.published == nil {
+                throw HTTPProblem(
+                    status: 503, detail: "genidd is starting or shutting down", headers: [("Retry-After", "1")])
             }
             throw HTTPProblem(status: 429, detail: "too many watchers are registered", headers: [("Retry-After", "5")])
         }
         return .send(HTTPResponse(streamingFrom: stream, headers: headers), status: 200)
     }
 
-    /// Bumps the source, then answers once genidd reports the new `seq` (at
-    /// most 2 s later; after that, 202 with the state so far).
+    /// Bumps the source, then answers 200 once genidd reports the new `seq`,
+    /// or 202 with the state so far when that takes more than 2 s.
     func bump(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
         guard let bumper else {
             let source = hub.published?.state.source ?? "this source"
@@ -60,8 +59,8 @@ extension HTTPServer {
                 throw HTTPProblem(status: 400, detail: "the body may only be {\"min\": N}")
             }
             if let value = body["min"] {
-                guard let number = value.uint64Value else {
-                    throw HTTPProblem(status: 400, detail: "min must be a non-negative integer")
+                guard let number = value.exactUInt64Value else {
+                    throw HTTPProblem(status: 400, detail: "min must be an integer from 0 to 2^64-2")
                 }
                 minimum = number
             }

@@ -2,13 +2,14 @@
 /// orchestrator's wait until all of them have.
 extension HTTPServer {
     func watchers(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
+        try Self.rejectRepeated(["wait", "timeout"], on: connection)
         let wait = connection.queryArgument("wait")
+        let timeout = try LongPollRequest(wait: nil, timeout: connection.queryArgument("timeout"))
+            .timeoutMilliseconds
         if let wait {
             guard wait == "outdated-zero" else {
                 throw HTTPProblem(status: 400, detail: "wait must be outdated-zero, got '\(wait.prefix(40))'")
             }
-            let timeout = try LongPollRequest(wait: nil, timeout: connection.queryArgument("timeout"))
-                .timeoutMilliseconds
             let deadline = MonotonicClock.nanoseconds() + UInt64(timeout) * 1_000_000
             if timeout > 0, request.method == "GET",
                 hub.park(request, on: connection, for: .watchersCurrent, until: deadline)
@@ -46,7 +47,7 @@ extension HTTPServer {
 
     func acknowledge(_ name: String, _ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
         try Self.validate(name)
-        guard let body = try Self.jsonBody(request, connection), let seq = body["seq"]?.uint64Value else {
+        guard let body = try Self.jsonBody(request, connection), let seq = body["seq"]?.exactUInt64Value else {
             throw HTTPProblem(status: 400, detail: "the body must be {\"seq\": N}, the seq the watcher handled")
         }
         do {

@@ -81,6 +81,10 @@ public final class HTTPServer: HTTPRequestHandling {
         guard let published = hub.published else {
             throw HTTPProblem(status: 503, detail: "no generation known yet")
         }
+        if Route(path: request.path) == .bump, request.parkedFor == .seqChange(from: published.state.seq) {
+            // The bump was written but the source has not reported it within 2 s.
+            return .send(Self.json(published.state.json), status: 202)
+        }
         return .send(published.response, status: 200)
     }
 
@@ -163,6 +167,13 @@ public final class HTTPServer: HTTPRequestHandling {
             [("status", .string("ready")), ("source", .string(state.source)), ("seq", .uint(state.seq))]
                 + hub.sourceStatus)
         return .send(Self.json(body), status: 200)
+    }
+
+    /// 400 when one of `names` appears more than once in the query.
+    static func rejectRepeated(_ names: [String], on connection: HTTPConnection) throws {
+        for name in names where connection.queryArgumentCount(name) > 1 {
+            throw HTTPProblem(status: 400, detail: "\(name) is given more than once")
+        }
     }
 
     /// A JSON response that must not be cached.

@@ -20,7 +20,7 @@ public struct HTTPConnection: @unchecked Sendable, Hashable {
         MHD_lookup_connection_value(pointer, .HEADER_KIND, name).map { String(cString: $0) }
     }
 
-    /// A decoded query argument, or nil. A key given without `=` yields "".
+    /// A decoded query argument, or nil (also for a key given without `=`).
     public func queryArgument(_ name: String) -> String? {
         MHD_lookup_connection_value(pointer, .GET_ARGUMENT_KIND, name).map { String(cString: $0) }
     }

@@ -14,6 +14,7 @@ public enum JSONCodec {
     }
 
     /// Parses JSON text. Throws ``JSONParseError`` with json-c's reason on bad input.
+    /// json-c saturates integers that overflow 64 bits; see ``JSONValue/exactUInt64Value``.
     public static func decode(_ bytes: [UInt8]) throws -> JSONValue {
         guard let tokener = json_tokener_new() else { throw JSONParseError(reason: "out of memory") }
         defer { json_tokener_free(tokener) }
@@ -110,8 +111,8 @@ public enum JSONCodec {
         case json_type_object:
             var members: [(String, JSONValue)] = []
             var iterator = json_object_iter_begin(object)
-            let end = json_object_iter_end(object)
-            while json_object_iter_equal(&iterator, withUnsafePointer(to: end) { $0 }) == 0 {
+            var end = json_object_iter_end(object)
+            while json_object_iter_equal(&iterator, &end) == 0 {
                 let name = String(cString: json_object_iter_peek_name(&iterator))
                 members.append((name, makeValue(json_object_iter_peek_value(&iterator))))
                 json_object_iter_next(&iterator)

@@ -47,6 +47,12 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// The value as an unsigned integer known to be exact: json-c turns
+    /// numbers beyond 64 bits into 2^64-1, so that value is refused too.
+    public var exactUInt64Value: UInt64? {
+        uint64Value.flatMap { $0 == .max ? nil : $0 }
+    }
+
     public var int64Value: Int64? {
         switch self {
         case .int(let value): return value
