@@ -45,13 +45,13 @@ public struct GenerationSnapshot: Sendable, Equatable {
     }
 
     /// One line for people and `read`: `seq=7 generation=43 source=kmsg stale=false changed_at=… instance=… uuid_hash=…`
-    /// (`uuid_hash=` is empty when there is none; values with spaces are quoted).
+    /// (`uuid_hash=` is empty when there is none; values with spaces or `=` are quoted).
     public var line: String {
         let fields = [
             ("seq", "\(seq)"), ("generation", "\(generation)"), ("source", source), ("stale", "\(stale)"),
             ("changed_at", changedAt), ("instance", instance), ("uuid_hash", uuidHash ?? ""),
         ]
-        return fields.map { "\($0.0)=\(Self.quoted($0.1))" }.joined(separator: " ")
+        return fields.map { "\($0.0)=\(KeyValueText.quote($0.1))" }.joined(separator: " ")
     }
 
     /// The compact JSON document.
@@ -63,20 +63,6 @@ public struct GenerationSnapshot: Sendable, Equatable {
             ("GENIDD_SEQ", "\(seq)"), ("GENIDD_GENERATION", "\(generation)"), ("GENIDD_UUID_HASH", uuidHash ?? ""),
             ("GENIDD_SOURCE", source), ("GENIDD_INSTANCE", instance), ("GENIDD_CHANGED_AT", changedAt),
         ]
-    }
-
-    private static func quoted(_ value: String) -> String {
-        guard value.contains(where: { $0 == " " || $0 == "\"" || $0 == "\\" || $0.isNewline }) else { return value }
-        var text = "\""
-        for character in value {
-            switch character {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            default: text.append(character)
-            }
-        }
-        return text + "\""
     }
 }
 

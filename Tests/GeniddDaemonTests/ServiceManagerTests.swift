@@ -4,23 +4,6 @@ import Testing
 extension DaemonTests {
     @Suite("systemd: socket activation and readiness notification")
     struct ServiceManager {
-        /// A free loopback port (bound, read, released).
-        static func freePort() -> UInt16 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                    _ = bind(fd, pointer, length)
-                    return getsockname(fd, pointer, &length)
-                }
-            }
-            return address.sin_port.bigEndian
-        }
-
         @Test(
             "genidd serves on the TCP and Unix listeners the service manager passes (LISTEN_FDS)",
             .enabled(
@@ -29,7 +12,7 @@ extension DaemonTests {
         func socketActivation() throws {
             let directory = try DaemonProcess.makeDirectory()
             let counter = try CounterFile(in: directory, value: "9")
-            let port = Self.freePort()
+            let port = try unusedPort()
             let socketPath = directory.appendingPathComponent("activated.sock").path
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")

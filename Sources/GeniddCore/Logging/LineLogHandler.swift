@@ -39,7 +39,7 @@ public struct LineLogHandler: LogHandler {
         case .text:
             var text = "\(time) \(event.level) \(event.message)"
             for key in merged.keys.sorted() {
-                text += " \(key)=\(Self.quoted("\(merged[key]!)"))"
+                text += " \(key)=\(KeyValueText.quote("\(merged[key]!)", empty: "\"\""))"
             }
             line = text + "\n"
         case .json:
@@ -53,22 +53,5 @@ public struct LineLogHandler: LogHandler {
         }
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-    }
-
-    /// Quotes values with spaces or quotes so that text lines stay parseable.
-    private static func quoted(_ value: String) -> String {
-        if !value.isEmpty && !value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }) {
-            return value
-        }
-        var escaped = "\""
-        for character in value {
-            switch character {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            default: escaped.append(character)
-            }
-        }
-        return escaped + "\""
     }
 }
