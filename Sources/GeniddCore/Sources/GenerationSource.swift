@@ -67,6 +67,9 @@ public protocol GenerationSource: AnyObject {
     func check() throws -> [SourceEvent]
     /// Releases descriptors and mappings; `open` may be called again.
     func close()
+    /// True when `delivered` does something that must wait for subscribers
+    /// (acknowledging to the kernel); other sources are told at once.
+    var acknowledgesDelivery: Bool { get }
     /// Called once genidd has written the change in `reading` to its
     /// subscribers (the sysgenid source acknowledges it to the kernel here).
     func delivered(_ reading: SourceReading)
@@ -78,6 +81,7 @@ public protocol GenerationSource: AnyObject {
 }
 
 extension GenerationSource {
+    public var acknowledgesDelivery: Bool { false }
     public func delivered(_ reading: SourceReading) {}
     public func status() -> [(String, JSONValue)] { [] }
     public func makeBumper() -> (any GenerationBumper)? { nil }

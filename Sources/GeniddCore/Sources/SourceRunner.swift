@@ -121,7 +121,7 @@ public final class SourceRunner: @unchecked Sendable {
     private func process(_ event: SourceEvent) {
         let published = tracker.handle(event, from: source)
         if case .reading(let reading) = event {
-            if published {
+            if published && source.acknowledgesDelivery {
                 tracker.awaitDelivery()
                 if acknowledgementPolicy == .watchers && tracker.outdatedWatchers > 0 {
                     awaitingWatchers = reading

@@ -103,6 +103,8 @@ public final class SysgenidSource: GenerationSource {
         return [.reading(SourceReading(generation: UInt64(value)))]
     }
 
+    public var acknowledgesDelivery: Bool { canAcknowledge }
+
     public func delivered(_ reading: SourceReading) {
         guard canAcknowledge, let device, let pending = unacknowledged,
             UInt64(pending) == reading.generation
