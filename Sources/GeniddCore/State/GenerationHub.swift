@@ -39,7 +39,8 @@ public final class GenerationHub: Sendable {
         var sweeperWakeAt: UInt64 = .max
     }
 
-    private let shared: Mutex<Shared>
+    /// Everything mutable, behind one lock (`GenerationHub+Watchers.swift` uses it too).
+    let shared: Mutex<Shared>
     private let heartbeatInterval: UInt64
     private let logger: Logger
     private let metrics: DaemonMetrics?
@@ -297,70 +298,6 @@ public final class GenerationHub: Sendable {
         } else {
             shared.delivery = (delivery.start, delivery.remaining - 1, delivery.subscribers, delivery.seq)
         }
-    }
-
-    /// Resumes `wait=outdated-zero` requests when no watcher is outdated. Call with the lock held.
-    private static func resumeWatchersWaiters(_ shared: inout Shared, resuming toResume: inout [HTTPConnection]) {
-        guard let seq = shared.published?.state.seq, shared.watchers.outdatedCount(seq: seq) == 0 else { return }
-        for (key, (request, connection)) in shared.parked where request.parkedFor == .watchersCurrent {
-            shared.parked[key] = nil
-            request.parkedUntil = nil
-            toResume.append(connection)
-        }
-    }
-
-    /// Registers (or refreshes) a watcher that polls instead of streaming.
-    /// Returns its JSON and whether it was created, or nil when the registry is full.
-    func registerWatcher(_ name: String) -> (json: JSONValue, created: Bool)? {
-        shared.withLock { shared in
-            let seq = shared.published?.state.seq ?? 0
-            let touched = shared.watchers.touch(
-                name, seq: seq, now: MonotonicClock.nanoseconds(), wallNow: MonotonicClock.wallMilliseconds())
-            guard touched.accepted, let watcher = shared.watchers.watchers[name] else { return nil }
-            return (WatcherRegistry.json(watcher, seq: seq), touched.created)
-        }
-    }
-
-    /// Records a watcher's acknowledgement of `seq`; answers waiting orchestrators
-    /// when it was the last outdated watcher.
-    func acknowledge(_ name: String, seq: UInt64) throws(WatcherRegistry.AcknowledgementError) -> JSONValue {
-        var toResume: [HTTPConnection] = []
-        let result = shared.withLock { shared -> Result<JSONValue, WatcherRegistry.AcknowledgementError> in
-            let current = shared.published?.state.seq ?? 0
-            do throws(WatcherRegistry.AcknowledgementError) {
-                let watcher = try shared.watchers.acknowledge(
-                    name, seq: seq, current: current, now: MonotonicClock.nanoseconds(),
-                    wallNow: MonotonicClock.wallMilliseconds())
-                Self.resumeWatchersWaiters(&shared, resuming: &toResume)
-                return .success(WatcherRegistry.json(watcher, seq: current))
-            } catch {
-                return .failure(error)
-            }
-        }
-        for connection in toResume { connection.resume() }
-        return try result.get()
-    }
-
-    /// Removes a watcher; returns whether it existed.
-    func removeWatcher(_ name: String) -> Bool {
-        var toResume: [HTTPConnection] = []
-        let removed = shared.withLock { shared -> Bool in
-            let removed = shared.watchers.remove(name)
-            Self.resumeWatchersWaiters(&shared, resuming: &toResume)
-            return removed
-        }
-        for connection in toResume { connection.resume() }
-        return removed
-    }
-
-    /// The body of `GET /v1/watchers`.
-    func watchersJSON() -> JSONValue {
-        shared.withLock { shared in shared.watchers.json(seq: shared.published?.state.seq ?? 0) }
-    }
-
-    /// Watchers that have not acknowledged the current `seq`.
-    public var outdatedWatcherCount: Int {
-        shared.withLock { shared in shared.watchers.outdatedCount(seq: shared.published?.state.seq ?? 0) }
     }
 
     /// Queues `bytes` on every stream and collects the parked ones to resume
