@@ -99,11 +99,15 @@ public final class SourceRunner: @unchecked Sendable {
             companion.isOpen = true
             logger.info("watching clock disruptions", metadata: ["source": "\(companion.source.name)"])
         } catch {
-            companion.isOpen = false
-            companion.source.close()
-            companion.nextAttempt = MonotonicClock.nanoseconds() + 5_000_000_000
-            logger.warning("cannot watch clock disruptions", metadata: ["problem": "\(error)"])
+            fail(companion, error, "cannot watch clock disruptions; retrying in 5 s")
         }
+    }
+
+    private func fail(_ companion: Companion, _ error: any Error, _ message: Logger.Message) {
+        companion.isOpen = false
+        companion.source.close()
+        companion.nextAttempt = MonotonicClock.nanoseconds() + 5_000_000_000
+        logger.warning(message, metadata: ["problem": "\(error)"])
     }
 
     /// How the source notices changes, plus what it reports about itself.
@@ -221,10 +225,7 @@ public final class SourceRunner: @unchecked Sendable {
                 tracker.updateStatus(sourceStatus())
             }
         } catch {
-            companion.isOpen = false
-            companion.source.close()
-            companion.nextAttempt = now + 5_000_000_000
-            logger.warning("clock disruption watch failed; retrying in 5 s", metadata: ["problem": "\(error)"])
+            fail(companion, error, "clock disruption watch failed; retrying in 5 s")
         }
     }
 }
