@@ -113,14 +113,14 @@ public final class GenerationHub: Sendable {
         }
     }
 
-    /// Waits until every SSE subscriber's queued bytes have been handed to its
-    /// socket, or `timeoutMilliseconds` passed. Returns true when all were.
+    /// Waits until every SSE subscriber connected at the last change has
+    /// taken it (the hub's delivery tracking settles), or
+    /// `timeoutMilliseconds` passed. Returns true when all had.
     /// Used before acknowledging a generation to the kernel.
     public func waitUntilDelivered(timeoutMilliseconds: Int) -> Bool {
         let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
         while true {
-            let pending = shared.withLock { shared in shared.streams.values.contains { $0.hasQueuedBytes } }
-            if !pending {
+            if shared.withLock({ $0.delivery == nil }) {
                 return true
             }
             if MonotonicClock.nanoseconds() >= deadline {
