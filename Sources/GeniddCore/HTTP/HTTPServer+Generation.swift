@@ -26,8 +26,8 @@ extension HTTPServer {
             ("Content-Type", "text/event-stream"), ("Cache-Control", "no-store"), ("X-Accel-Buffering", "no"),
         ]
         let watcher = connection.queryArgument("watcher")
-        if let watcher, !WatcherRegistry.isValidName(watcher) {
-            throw HTTPProblem(status: 400, detail: "watcher names are 1-64 of A-Z a-z 0-9 . _ - (not starting with .)")
+        if let watcher {
+            try Self.validate(watcher)
         }
         if request.method == "HEAD" {
             return .send(HTTPResponse(body: [], headers: headers), status: 200)

@@ -36,9 +36,7 @@ extension HTTPServer {
             }
             return .send(HTTPResponse(body: [], headers: [("Cache-Control", "no-store")]), status: 204)
         default:
-            guard case .array(let list) = hub.watchersJSON()["watchers"] ?? .null,
-                let found = list.first(where: { $0["name"]?.stringValue == name })
-            else {
+            guard let found = hub.watcherJSON(name) else {
                 throw HTTPProblem(status: 404, detail: "no watcher named \(name)")
             }
             return .send(Self.json(found), status: 200)

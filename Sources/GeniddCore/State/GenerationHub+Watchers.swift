@@ -56,6 +56,13 @@ extension GenerationHub {
         return removed
     }
 
+    /// The body of `GET /v1/watchers/NAME`, or nil when there is no such watcher.
+    func watcherJSON(_ name: String) -> JSONValue? {
+        shared.withLock { shared in
+            shared.watchers.watchers[name].map { WatcherRegistry.json($0, seq: shared.published?.state.seq ?? 0) }
+        }
+    }
+
     /// The body of `GET /v1/watchers`.
     func watchersJSON() -> JSONValue {
         shared.withLock { shared in shared.watchers.json(seq: shared.published?.state.seq ?? 0) }
