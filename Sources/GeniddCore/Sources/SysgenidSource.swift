@@ -22,7 +22,7 @@ public final class SysgenidSource: GenerationSource {
 
     private let path: String
     private let log: (String) -> Void
-    private var device: CounterDevice?
+    private var device: MappedDevice?
     private var events: EpollSet?
     private var last: UInt32 = 0
     private var canAcknowledge = false
@@ -43,11 +43,11 @@ public final class SysgenidSource: GenerationSource {
     public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
         close()
         var writable = true
-        let device: CounterDevice
+        let device: MappedDevice
         do {
-            device = try CounterDevice(path: path, flags: O_RDWR | O_NONBLOCK)
+            device = try MappedDevice(path: path, flags: O_RDWR | O_NONBLOCK, minimumSize: 4, contents: "the counter")
         } catch let error as SystemError where error.code == EACCES || error.code == EROFS {
-            device = try CounterDevice(path: path, flags: O_RDONLY | O_NONBLOCK)
+            device = try MappedDevice(path: path, flags: O_RDONLY | O_NONBLOCK, minimumSize: 4, contents: "the counter")
             writable = false
         }
         // A fresh watcher is up to date, so the device answers a non-blocking
@@ -134,7 +134,7 @@ public final class SysgenidSource: GenerationSource {
     }
 
     /// A non-blocking 4-byte read: the new counter, or nil when this watcher is up to date.
-    private func readNewCounter(_ device: CounterDevice) throws -> UInt32? {
+    private func readNewCounter(_ device: MappedDevice) throws -> UInt32? {
         var value: UInt32 = 0
         while true {
             let count = read(device.descriptor, &value, 4)

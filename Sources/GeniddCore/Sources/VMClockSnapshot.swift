@@ -7,6 +7,8 @@ public struct VMClockSnapshot: Sendable, Equatable {
     public static let generationCounterPresent: UInt64 = 1 << 8
     /// `VMCLOCK_FLAG_NOTIFICATION_PRESENT`: `poll()` on the device wakes on each update.
     public static let notificationPresent: UInt64 = 1 << 9
+    /// Bytes of the structure before `vm_generation_counter` (Linux 6.13).
+    public static let baseSize: UInt32 = 104
     /// Bytes of the structure up to and including `vm_generation_counter`.
     public static let sizeWithGenerationCounter: UInt32 = 112
 
@@ -33,7 +35,7 @@ public struct VMClockSnapshot: Sendable, Equatable {
         if version != 1 {
             return "unsupported version \(version) (expected 1)"
         }
-        if size < 104 {
+        if size < Self.baseSize {
             return "size \(size) is smaller than struct vmclock_abi"
         }
         return nil

@@ -28,11 +28,8 @@ public final class VMClockSource: GenerationSource {
     private let path: String
     private let interval: Int
     private let disruptionOnly: Bool
-    private var file: OwnedDescriptor?
-    private var page: MappedPage?
-    private var watch: PathWatch?
+    private var device: MappedDevice?
     private var events: EpollSet?
-    private var identity: FileIdentity?
     private var last: VMClockSnapshot?
     private var tornRetry = false
 
@@ -60,21 +57,12 @@ public final class VMClockSource: GenerationSource {
 
     public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
         close()
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else { throw SystemError("open", path: path) }
-        file = OwnedDescriptor(fd)
         do {
-            let identity = try FileIdentity(descriptor: fd, path: path)
-            guard identity.isCharacterDevice || identity.isRegularFile else {
-                throw SourceError("\(path): neither a character device nor a regular file")
-            }
-            if identity.isRegularFile && identity.size < 104 {
-                throw SourceError("\(path): \(identity.size) bytes is too small for struct vmclock_abi")
-            }
-            self.identity = identity
-            let page = try MappedPage(descriptor: fd, path: path)
-            self.page = page
-            guard let snapshot = KernelShims.readVMClock(page, attempts: Self.readAttempts) else {
+            let device = try MappedDevice(
+                path: path, flags: O_RDONLY, minimumSize: Int64(VMClockSnapshot.baseSize),
+                contents: "struct vmclock_abi")
+            self.device = device
+            guard let snapshot = KernelShims.readVMClock(device.page, attempts: Self.readAttempts) else {
                 throw SourceError("\(path): seq_count stayed odd (an update never completed)")
             }
             if let problem = snapshot.problem {
@@ -85,21 +73,18 @@ public final class VMClockSource: GenerationSource {
                     "\(path): this VMClock has no VM generation counter (flags 0x\(String(snapshot.flags, radix: 16)), "
                         + "size \(snapshot.size)); it needs Linux 7.0+ and a hypervisor that sets it")
             }
-            let watch = try PathWatch(path: path)
             let events = try EpollSet()
-            try events.add(watch.descriptor, tag: Self.watchTag)
-            if identity.isRegularFile {
+            try events.add(device.watch.descriptor, tag: Self.watchTag)
+            if device.identity.isRegularFile {
                 // A test fixture: inotify on writes stands in for the device's poll().
-                try watch.watchContents()
                 notification = snapshot.hasNotification ? .inotify : .interval
             } else if snapshot.hasNotification {
-                try events.add(fd, tag: Self.deviceTag)
+                try events.add(device.descriptor, tag: Self.deviceTag)
                 notification = .poll
                 acknowledgeNotification()
             } else {
                 notification = .interval
             }
-            self.watch = watch
             self.events = events
             last = snapshot
             return .reading(SourceReading(generation: disruptionOnly ? 0 : snapshot.vmGenerationCounter))
@@ -110,13 +95,10 @@ public final class VMClockSource: GenerationSource {
     }
 
     public func check() throws -> [SourceEvent] {
-        guard let page, let watch, let events, let identity, let previous = last else { return [] }
+        guard let device, let events, let previous = last else { return [] }
         for (tag, bits) in events.ready() {
-            if tag == Self.watchTag, try watch.drain().nameTouched {
-                let current = try? FileIdentity(path: path)
-                if current.map({ !$0.isSameFile(as: identity) }) ?? true {
-                    throw SourceError("\(path): the device disappeared or was replaced")
-                }
+            if tag == Self.watchTag, try device.watch.drain().nameTouched {
+                try device.checkStillPresent()
             } else if tag == Self.deviceTag {
                 if bits & (EpollSet.hangUp | EpollSet.error) != 0 {
                     throw SourceError("\(path): the device reported a hang-up or error")
@@ -124,10 +106,8 @@ public final class VMClockSource: GenerationSource {
                 acknowledgeNotification()
             }
         }
-        if identity.isRegularFile, let file, try FileIdentity(descriptor: file.raw, path: path).size < 104 {
-            throw SourceError("\(path): shrank below the size of struct vmclock_abi")
-        }
-        guard let snapshot = KernelShims.readVMClock(page, attempts: Self.readAttempts) else {
+        try device.checkSize()
+        guard let snapshot = KernelShims.readVMClock(device.page, attempts: Self.readAttempts) else {
             // An update is in progress: look again in a millisecond.
             tornRetry = true
             return []
@@ -156,9 +136,9 @@ public final class VMClockSource: GenerationSource {
     /// page after an update; reading it (the mapping is what genidd uses)
     /// re-arms the notification instead of spinning.
     private func acknowledgeNotification() {
-        var scratch = [UInt8](repeating: 0, count: 112)
-        guard let file else { return }
-        _ = scratch.withUnsafeMutableBytes { pread(file.raw, $0.baseAddress, $0.count, 0) }
+        guard let device else { return }
+        var scratch = [UInt8](repeating: 0, count: Int(VMClockSnapshot.sizeWithGenerationCounter))
+        _ = scratch.withUnsafeMutableBytes { pread(device.descriptor, $0.baseAddress, $0.count, 0) }
     }
 
     public func status() -> [(String, JSONValue)] {
@@ -170,8 +150,6 @@ public final class VMClockSource: GenerationSource {
 
     public func close() {
         events = nil
-        watch = nil
-        page = nil
-        file = nil
+        device = nil
     }
 }

@@ -15,7 +15,7 @@ public final class VmgenidSource: GenerationSource {
     public var descriptor: Int32 { device?.watch.descriptor ?? -1 }
 
     private let path: String
-    private var device: CounterDevice?
+    private var device: MappedDevice?
     private var last: UInt32 = 0
 
     public init(path: String = VmgenidSource.defaultPath, intervalMilliseconds: Int = 100) {
@@ -25,7 +25,7 @@ public final class VmgenidSource: GenerationSource {
     }
 
     public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
-        let device = try CounterDevice(path: path, flags: O_RDONLY)
+        let device = try MappedDevice(path: path, flags: O_RDONLY, minimumSize: 4, contents: "the counter")
         let value = try Self.readCounter(device)
         self.device = device
         last = value
@@ -48,7 +48,7 @@ public final class VmgenidSource: GenerationSource {
     }
 
     /// The counter as the ABI's `read()` returns it: exactly 4 bytes at offset 0.
-    static func readCounter(_ device: CounterDevice) throws -> UInt32 {
+    static func readCounter(_ device: MappedDevice) throws -> UInt32 {
         var value: UInt32 = 0
         var count = pread(device.descriptor, &value, 4, 0)
         if count < 0 && errno == ESPIPE {
