@@ -69,7 +69,7 @@ public final class HTTPServer: HTTPRequestHandling {
         case .parked:
             return true
         case .send(let response, let status):
-            metrics?.request(route: Route(path: request.path)?.template ?? "other", status: status)
+            metrics?.request(route: request.route?.template ?? "other", status: status)
             return connection.queue(response, status: status)
         }
     }
@@ -81,7 +81,7 @@ public final class HTTPServer: HTTPRequestHandling {
         guard let published = hub.published else {
             throw HTTPProblem(status: 503, detail: "no generation known yet")
         }
-        if Route(path: request.path) == .bump, request.parkedFor == .seqChange(from: published.state.seq) {
+        if request.route == .bump, request.parkedFor == .seqChange(from: published.state.seq) {
             // The bump was written but the source has not reported it within 2 s.
             return .send(Self.json(published.state.json), status: 202)
         }
@@ -89,6 +89,7 @@ public final class HTTPServer: HTTPRequestHandling {
     }
 
     private func route(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
+        request.route = Route(path: request.path)
         if connectionCount > limits.maxConnections {
             throw HTTPProblem(
                 status: 503, detail: "too many open connections (limit \(limits.maxConnections)); retry later",
@@ -99,7 +100,7 @@ public final class HTTPServer: HTTPRequestHandling {
                 status: 413, detail: "request body larger than \(limits.maxBodyBytes) bytes",
                 headers: [("Connection", "close")])
         }
-        guard let route = Route(path: request.path) else {
+        guard let route = request.route else {
             throw HTTPProblem(status: 404, detail: "no such resource: \(request.path.prefix(200))")
         }
         guard route.allowedMethods.contains(request.method) else {

@@ -146,6 +146,8 @@ public final class RequestContext: @unchecked Sendable {
     // under its lock while the connection is suspended.
     public let method: String
     public let path: String
+    /// The route the path resolved to (nil before routing, or for unknown paths).
+    public var route: Route?
     /// Which listener accepted the connection.
     public let listener: ListenerKind
     /// Request body bytes seen so far.
