@@ -67,7 +67,7 @@ say "validating api/openapi.yaml"
 import re, sys, yaml
 spec = yaml.safe_load(open(sys.argv[1]))
 source = open(sys.argv[2]).read()
-templates = re.findall(r'"(/[^"]*)"', source[source.index("static let templates"):source.index("]", source.index("static let templates"))])
+templates = re.findall(r'return "(/[^"]*)"', source[source.index("var template: String"):source.index("var allowedMethods")])
 # Methods per route, from `allowedMethods`: explicit cases, default GET/HEAD.
 allowed = {t: {"GET", "HEAD"} for t in templates}
 body = source[source.index("var allowedMethods"):source.index("var access")]

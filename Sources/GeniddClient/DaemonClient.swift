@@ -34,33 +34,38 @@ public final class DaemonClient {
         try snapshot(from: requests.perform(request("/v1/generation", accept: "application/json", timeout: 10_000)))
     }
 
-    /// `GET /v1/generation?wait=SEQ&timeout=…`: answers once `seq` differs from
-    /// `seq` or after `milliseconds` (then with the unchanged state).
-    public func state(waitingFrom seq: UInt64, milliseconds: Int) throws -> GenerationSnapshot {
+    /// `GET /v1/generation?wait=TAG&timeout=…`: answers once the state differs
+    /// from `seen` or after `milliseconds` (then with the unchanged state).
+    public func state(waitingFrom seen: StateTag, milliseconds: Int) throws -> GenerationSnapshot {
         let clamped = min(max(0, milliseconds), Self.maximumPollMilliseconds)
-        let path = "/v1/generation?wait=\(seq)&timeout=\(ClientError.seconds(clamped))"
+        let path = "/v1/generation?wait=\(seen)&timeout=\(ClientError.seconds(clamped))"
         // The daemon answers at its deadline; allow it some slack before calling the connection dead.
         let reply = try requests.perform(request(path, accept: "application/json", timeout: clamped + 10_000))
         return try snapshot(from: reply)
     }
 
-    /// Long-polls until genidd's `seq` differs from `seq`, re-issuing the
+    /// Long-polls until genidd's state differs from `seen`, re-issuing the
     /// long-poll while `timeoutMilliseconds` allows (nil: forever). Returns
     /// nil when the time ran out. The first request must reach genidd; after
-    /// that, outages (a daemon restart) are retried with backoff.
-    public func waitForChange(from seq: UInt64, timeoutMilliseconds: Int?, logger: Logger) throws -> GenerationSnapshot?
+    /// that, outages (a daemon restart) are retried with backoff. A bare
+    /// `seq` is pinned to the instance of the first answer, so that a restart
+    /// into a new series (whose numbers start again) is seen as a change.
+    public func waitForChange(from seen: StateTag, timeoutMilliseconds: Int?, logger: Logger) throws
+        -> GenerationSnapshot?
     {
         let deadline = timeoutMilliseconds.map { MonotonicClock.nanoseconds() + UInt64($0) * 1_000_000 }
+        var seen = seen
         var reached = false
         var backoff = ReconnectBackoff()
         var random = SystemRandomNumberGenerator()
         while true {
             let remaining = deadline.map { Self.milliseconds(until: $0) } ?? Self.maximumPollMilliseconds
             do {
-                let current = try state(waitingFrom: seq, milliseconds: remaining)
-                if current.seq != seq {
+                let current = try state(waitingFrom: seen, milliseconds: remaining)
+                if current.seq != seen.seq || current.instance != (seen.instance ?? current.instance) {
                     return current
                 }
+                seen.instance = current.instance
                 reached = true
                 backoff.reset()
             } catch let error as ClientError where reached && !error.isPermanent {
@@ -86,7 +91,7 @@ public final class DaemonClient {
     /// `GET /v1/events[?watcher=NAME]` with `Last-Event-ID`, until the stream
     /// ends (returns), fails, stalls, or `handler` ends it.
     func subscribe(
-        lastEventID: UInt64?, watcher: String?, stallMilliseconds: Int, handler: any EventStreamHandler
+        lastEventID: String?, watcher: String?, stallMilliseconds: Int, handler: any EventStreamHandler
     ) throws {
         var subscription = request(
             "/v1/events" + (watcher.map { "?watcher=\($0)" } ?? ""), accept: "text/event-stream", timeout: nil)

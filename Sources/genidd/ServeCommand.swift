@@ -189,20 +189,9 @@ struct ServeCommand: ParsableCommand {
         configuration.accessPolicy.adminUIDs = Set(try uids.map(Self.userID))
         let gids = adminGid.isEmpty ? environment.list("ADMIN_GID") : adminGid
         configuration.accessPolicy.adminGIDs = Set(try gids.map(Self.groupID))
-        let warn: (String) -> Void = { message in
-            var line = Array("genidd: warning: \(message)\n".utf8)
-            _ = line.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-        }
-        do {
-            if let path = adminTokenFile ?? environment["ADMIN_TOKEN_FILE"] {
-                configuration.accessPolicy.adminToken = try TokenFile.load(path, flag: "--admin-token-file", warn: warn)
-            }
-            if let path = readTokenFile ?? environment["READ_TOKEN_FILE"] {
-                configuration.accessPolicy.readToken = try TokenFile.load(path, flag: "--read-token-file", warn: warn)
-            }
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        // Read (and checked) by the daemon at start and again on SIGHUP.
+        configuration.adminTokenFile = adminTokenFile ?? environment["ADMIN_TOKEN_FILE"]
+        configuration.readTokenFile = readTokenFile ?? environment["READ_TOKEN_FILE"]
         if let text = watcherExpiry ?? environment["WATCHER_EXPIRY"] {
             guard let milliseconds = DurationArgument.milliseconds(text), milliseconds >= 1000 else {
                 throw ValidationError(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import GeniddCore
 import Logging
 
 /// `genidd wait`: blocks until the generation moves on from a known seq.
@@ -8,8 +9,10 @@ struct WaitCommand: ParsableCommand {
         abstract: "Wait until genidd's seq differs from the one you know, then print the new state.",
         discussion: """
             Long-polls GET /v1/generation?wait=SEQ, re-issuing the long-poll (at most 300 s each) \
-            until seq differs from --since or --timeout passes. The first request must reach \
-            genidd; later outages, such as a daemon restart, are retried while time allows.
+            until the state differs from --since or --timeout passes. --since takes a seq or, \
+            better, INSTANCE.SEQ (the ETag's tag), which also notices a restart into a new \
+            series whose seq numbers start again. The first request must reach genidd; later \
+            outages, such as a daemon restart, are retried while time allows.
 
             Exit status: 0 when seq changed (the new state is printed); 2 when --timeout passed \
             without a change; 1 when genidd cannot be reached or answers with an error; 64 for \
@@ -19,8 +22,8 @@ struct WaitCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "The seq you know: returns as soon as genidd's differs.")
-    var since: UInt64
+    @Option(help: "What you know: SEQ or INSTANCE.SEQ; returns as soon as genidd's state differs.")
+    var since: String
 
     @Option(help: "Give up after this long: 30, 30s, 500ms or 5m; 0 checks once (default: wait forever).")
     var timeout: String?
@@ -30,6 +33,7 @@ struct WaitCommand: ParsableCommand {
 
     func validate() throws {
         _ = try timeoutMilliseconds()
+        _ = try seen()
     }
 
     func run() throws {
@@ -37,12 +41,19 @@ struct WaitCommand: ParsableCommand {
         let client = try connection.makeClient()
         let limit = try timeoutMilliseconds()
         let logger = Logger(label: "genidd.wait")
-        guard let state = try client.waitForChange(from: since, timeoutMilliseconds: limit, logger: logger) else {
+        guard let state = try client.waitForChange(from: try seen(), timeoutMilliseconds: limit, logger: logger) else {
             let waited = limit.map { " within \(DurationArgument.text($0))" } ?? ""
             Console.error("genidd wait: seq is still \(since)\(waited)")
             throw ExitCode(2)
         }
         Console.out(json ? state.jsonText : state.line)
+    }
+
+    private func seen() throws -> StateTag {
+        guard let tag = StateTag(parsing: since) else {
+            throw ValidationError("--since must be a seq or INSTANCE.SEQ (the ETag's tag), got '\(since)'")
+        }
+        return tag
     }
 
     private func timeoutMilliseconds() throws -> Int? {

@@ -16,11 +16,19 @@ struct ParsingTests {
     @Test("long-poll parameters")
     func longPoll() throws {
         let defaults = try LongPollRequest(wait: nil, timeout: nil)
-        #expect(defaults.waitSeq == nil && defaults.timeoutMilliseconds == 30_000)
+        #expect(defaults.wait == nil && defaults.timeoutMilliseconds == 30_000)
         let explicit = try LongPollRequest(wait: "7", timeout: "1.25")
-        #expect(explicit.waitSeq == 7 && explicit.timeoutMilliseconds == 1250)
+        #expect(explicit.wait == StateTag(instance: nil, seq: 7) && explicit.timeoutMilliseconds == 1250)
         #expect(try LongPollRequest(wait: "0", timeout: "300").timeoutMilliseconds == 300_000)
-        for (wait, timeout) in [("x", "1"), ("1", "300.001"), ("1", "1e3"), ("1", ".5"), ("1", "5."), ("+1", "1")] {
+        // The ETag's tag, bare or as sent in the header (quoted, possibly -stale).
+        for tag in ["0a1b2c3d4e5f6a7b.9", "\"0a1b2c3d4e5f6a7b.9\"", "\"0a1b2c3d4e5f6a7b.9-stale\""] {
+            #expect(try LongPollRequest(wait: tag, timeout: nil).wait == StateTag(instance: "0a1b2c3d4e5f6a7b", seq: 9))
+        }
+        let bad = [
+            ("x", "1"), ("1", "300.001"), ("1", "1e3"), ("1", ".5"), ("1", "5."), ("+1", "1"), ("a.b", "1"),
+            (".5", "1"), ("a b.5", "1"), ("a.18446744073709551616", "1"), ("a.", "1"), ("\"", "1"),
+        ]
+        for (wait, timeout) in bad {
             #expect(throws: HTTPProblem.self) { try LongPollRequest(wait: wait, timeout: timeout) }
         }
     }

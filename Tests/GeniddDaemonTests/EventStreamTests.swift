@@ -15,7 +15,8 @@ extension DaemonTests {
             let first = try #require(stream.nextEvent(timeout: 5))
             #expect(stream.retry != nil)
             #expect(first.event == "generation")
-            #expect(first.id == "1")
+            let instance = try #require(first.json["instance"] as? String)
+            #expect(first.id == "\(instance).1", "the id is the ETag's tag <instance>.<seq>")
             #expect(first.json["generation"] as? Int == 3)
             let rest = try request(daemon.tcp, "/v1/generation")
             #expect(first.data + "\n" == rest.text, "SSE data is the same JSON as GET /v1/generation")
@@ -24,26 +25,34 @@ extension DaemonTests {
                 try counter.write("\(value)")
                 let event = try #require(stream.nextEvent(timeout: 5))
                 #expect(event.event == "generation")
-                #expect(event.id == "\(value - 2)")
+                #expect(event.id == "\(instance).\(value - 2)")
                 #expect(event.json["generation"] as? Int == value)
                 #expect(event.json["seq"] as? Int == value - 2)
             }
             #expect(stream.nextEvent(timeout: 0.3) == nil, "no event without a change")
         }
 
-        @Test("Last-Event-ID equal to the current seq skips the initial event; an older one gets it")
+        @Test(
+            "Last-Event-ID naming the current instance and seq skips the initial event; an older one, a bare seq or another instance's gets it"
+        )
         func resume() throws {
             let directory = try DaemonProcess.makeDirectory()
             let counter = try CounterFile(in: directory, value: "1")
             let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
-            let current = try EventStreamClient(daemon.unix, headers: [("Last-Event-ID", "1")])
+            let instance = try #require(try request(daemon.tcp, "/v1/generation").json["instance"] as? String)
+            let current = try EventStreamClient(daemon.unix, headers: [("Last-Event-ID", "\(instance).1")])
             #expect(current.nextEvent(timeout: 0.4) == nil)
             #expect(current.retry != nil)
-            let behind = try EventStreamClient(daemon.unix, headers: [("Last-Event-ID", "0")])
-            #expect(behind.nextEvent(timeout: 5)?.id == "1")
+            let behind = try EventStreamClient(daemon.unix, headers: [("Last-Event-ID", "\(instance).0")])
+            #expect(behind.nextEvent(timeout: 5)?.id == "\(instance).1")
+            // A bare seq cannot tell series apart, and another instance is another series.
+            let bare = try EventStreamClient(daemon.unix, headers: [("Last-Event-ID", "1")])
+            #expect(bare.nextEvent(timeout: 5)?.id == "\(instance).1")
+            let otherSeries = try EventStreamClient(daemon.unix, headers: [("Last-Event-ID", "0123456789abcdef.1")])
+            #expect(otherSeries.nextEvent(timeout: 5)?.id == "\(instance).1")
             try counter.write("2")
-            #expect(current.nextEvent(timeout: 5)?.id == "2")
-            #expect(behind.nextEvent(timeout: 5)?.id == "2")
+            #expect(current.nextEvent(timeout: 5)?.id == "\(instance).2")
+            #expect(behind.nextEvent(timeout: 5)?.id == "\(instance).2")
         }
 
         @Test("keepalive comments arrive at the --heartbeat interval")
@@ -70,7 +79,7 @@ extension DaemonTests {
                 try EventStreamClient(index % 2 == 0 ? daemon.tcp : daemon.unix)
             }
             for stream in streams {
-                #expect(stream.nextEvent(timeout: 5)?.id == "1")
+                #expect(stream.nextEvent(timeout: 5)?.id?.hasSuffix(".1") == true)
             }
             try counter.write("11")
             var received = 0

@@ -89,15 +89,9 @@ public final class GenerationWatcher {
 
     /// One connection: where to resume, then the stream until it ends.
     private func subscribeOnce() throws {
-        var lastEventID = last?.seq
-        if let last {
-            // Last-Event-ID names a seq, not a series: when genidd's instance
-            // changed, the same number could make it skip a real change.
-            let current = try client.state()
-            if current.instance != last.instance {
-                lastEventID = nil
-            }
-        }
+        // `<instance>.<seq>`: genidd skips the state only when both match, so
+        // a new series (lost state directory) is never mistaken for the old one.
+        let lastEventID = last.map { "\($0.instance).\($0.seq)" }
         try client.subscribe(
             lastEventID: lastEventID, watcher: configuration.watcher,
             stallMilliseconds: configuration.stallMilliseconds, handler: self)

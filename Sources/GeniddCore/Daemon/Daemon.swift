@@ -18,18 +18,30 @@ public final class Daemon {
     /// How long shutdown waits for SSE streams to end before stopping anyway.
     static let shutdownGraceMilliseconds = 700
 
-    /// Runs until SIGTERM or SIGINT. Throws for configuration errors found at start-up.
+    /// Signals that end genidd cleanly.
+    static let terminationSignals = [SIGTERM, SIGINT, SIGQUIT]
+    /// Signals genidd handles or logs instead of dying silently: SIGHUP
+    /// reloads (finds the source again, re-reads token files), SIGUSR1 logs
+    /// the current state, SIGUSR2 and SIGALRM are logged and ignored.
+    static let handledSignals = terminationSignals + [SIGHUP, SIGUSR1, SIGUSR2, SIGALRM]
+
+    /// Runs until SIGTERM, SIGINT or SIGQUIT. Throws for configuration errors found at start-up.
     public func run() throws {
-        Self.blockTerminationSignals()
+        // Before any thread starts, so that every thread inherits the mask
+        // and the signals reach only this descriptor.
+        let signals = try SignalDescriptor(Self.handledSignals)
         signal(SIGPIPE, SIG_IGN)
         Self.raiseFileLimit(atLeast: configuration.maxConnections + 256)
 
         let store = try StateStore(directory: configuration.stateDirectory)
         let hasher = try makeHasher()
+        let policy = try loadPolicy()
         let logger = self.logger
-        let choice = try configuration.probe.resolve(configuration.source) { warning in
-            logger.warning("\(warning)")
+        let configuration = self.configuration
+        let resolve = {
+            try configuration.probe.resolve(configuration.source) { warning in logger.warning("\(warning)") }
         }
+        let choice = try resolve()
         logger.info(
             "source chosen",
             metadata: [
@@ -42,19 +54,20 @@ public final class Daemon {
             watcherExpiryMilliseconds: configuration.watcherExpiryMilliseconds, logger: logger, metrics: metrics)
         let exporter = try GenerationExporter(
             paths: configuration.exportSysgenid + configuration.exportVmgenid, logger: logger)
-        let tracker = GenerationTracker(
+        let tracker = try GenerationTracker(
             store: store, hub: hub, hasher: hasher, exporter: exporter, metrics: metrics,
             sourceName: choice.source.name, logger: logger)
         let runner = try SourceRunner(
             source: choice.source, companions: choice.companions, tracker: tracker,
-            acknowledgementPolicy: configuration.acknowledgementPolicy, logger: logger)
+            acknowledgementPolicy: configuration.acknowledgementPolicy, logger: logger, resolve: resolve,
+            switched: { metrics.describeSource($0.source.name, notification: $0.source.notification.rawValue) })
         runner.openNow()
         metrics.describeSource(choice.source.name, notification: choice.source.notification.rawValue)
 
         let sockets = try openListeners()
         let server = HTTPServer(
             hub: hub, limits: HTTPLimits(maxConnections: configuration.maxConnections),
-            policy: configuration.accessPolicy, bumper: choice.source.makeBumper(), metrics: metrics)
+            policy: policy, bumper: choice.source.makeBumper(), metrics: metrics)
         var daemons: [MicroHTTPDaemon] = []
         defer { sockets.forEach { $0.close() } }
         let settings = MicroHTTPDaemonSettings(
@@ -83,8 +96,32 @@ public final class Daemon {
             "ready", metadata: ["seq": "\(tracker.current.seq)", "generation": "\(tracker.current.generation)"])
         ServiceManager.notify("READY=1\nSTATUS=serving seq \(tracker.current.seq) from \(choice.source.name)")
 
-        let signalNumber = Self.waitForTerminationSignal()
-        logger.notice("shutting down", metadata: ["signal": "\(signalNumber)"])
+        let signalNumber = waitForTermination(signals) { number in
+            switch number {
+            case SIGHUP:
+                logger.notice("SIGHUP: finding the source again and re-reading token files")
+                runner.reload()
+                do {
+                    server.replacePolicy(try loadPolicy())
+                } catch {
+                    logger.error("SIGHUP: keeping the previous tokens", metadata: ["problem": "\(error)"])
+                }
+            case SIGUSR1:
+                let state = hub.published?.state
+                let counts = hub.subscriberCounts
+                logger.notice(
+                    "SIGUSR1: status",
+                    metadata: [
+                        "seq": "\(state?.seq ?? 0)", "generation": "\(state?.generation ?? 0)",
+                        "source": "\(state?.source ?? "")", "stale": "\(state?.stale ?? true)",
+                        "sse_subscribers": "\(counts.streams)", "long_polls": "\(counts.longPolls)",
+                        "connections": "\(server.connectionCount)",
+                    ])
+            default:
+                logger.notice("ignoring a signal", metadata: ["signal": "\(Self.signalName(number))"])
+            }
+        }
+        logger.notice("shutting down", metadata: ["signal": "\(Self.signalName(signalNumber))"])
         ServiceManager.notify("STOPPING=1")
         daemons.forEach { $0.quiesce() }
         hub.beginShutdown()
@@ -98,6 +135,48 @@ public final class Daemon {
         sweeper.stop()
         runner.stop()
         logger.notice("stopped")
+    }
+
+    /// Waits for a termination signal, handing every other one to `other`.
+    private func waitForTermination(_ signals: SignalDescriptor, other: (Int32) -> Void) -> Int32 {
+        while true {
+            var entry = pollfd(fd: signals.descriptor, events: Int16(POLLIN), revents: 0)
+            _ = poll(&entry, 1, -1)
+            do {
+                while let number = try signals.take() {
+                    if Self.terminationSignals.contains(number) {
+                        return number
+                    }
+                    other(number)
+                }
+            } catch {
+                logger.critical("cannot read signals; shutting down", metadata: ["problem": "\(error)"])
+                return SIGTERM
+            }
+        }
+    }
+
+    /// `SIGHUP` for 1, and so on.
+    static func signalName(_ number: Int32) -> String {
+        let names: [Int32: String] = [
+            SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGTERM: "SIGTERM", SIGUSR1: "SIGUSR1",
+            SIGUSR2: "SIGUSR2", SIGALRM: "SIGALRM",
+        ]
+        return names[number] ?? "signal \(number)"
+    }
+
+    /// The access policy with tokens read from their files now.
+    private func loadPolicy() throws -> AccessPolicy {
+        var policy = configuration.accessPolicy
+        let logger = self.logger
+        let warn: (String) -> Void = { logger.warning("\($0)") }
+        if let path = configuration.adminTokenFile {
+            policy.adminToken = try TokenFile.load(path, flag: "--admin-token-file", warn: warn)
+        }
+        if let path = configuration.readTokenFile {
+            policy.readToken = try TokenFile.load(path, flag: "--read-token-file", warn: warn)
+        }
+        return policy
     }
 
     private func makeHasher() throws -> UUIDHasher? {
@@ -148,26 +227,6 @@ public final class Daemon {
             throw error
         }
         return sockets
-    }
-
-    /// Blocks SIGTERM and SIGINT in this thread before any other thread
-    /// starts, so that every thread inherits the mask and only `sigwait` sees them.
-    private static func blockTerminationSignals() {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-    }
-
-    private static func waitForTerminationSignal() -> Int32 {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        var received: Int32 = 0
-        while sigwait(&set, &received) != 0 {}
-        return received
     }
 
     /// Each connection is a descriptor: raise the soft limit toward the hard one.

@@ -16,8 +16,13 @@ public struct DaemonConfiguration: Sendable {
     public var maxConnections = 10_000
     /// genidd's version, for `genidd_build_info`.
     public var version = "unknown"
-    /// Who may call admin routes and, optionally, read.
+    /// Who may call admin routes and, optionally, read. Its tokens come from
+    /// the token files below, read at start and again on SIGHUP.
     public var accessPolicy = AccessPolicy()
+    /// `--admin-token-file`.
+    public var adminTokenFile: String?
+    /// `--read-token-file`.
+    public var readTokenFile: String?
     /// How long a watcher may be absent (no stream, no request) before it expires.
     public var watcherExpiryMilliseconds = 300_000
     /// When genidd acknowledges a generation to a sysgenid device.

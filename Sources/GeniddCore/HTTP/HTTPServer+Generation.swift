@@ -4,9 +4,13 @@ extension HTTPServer {
         try Self.rejectRepeated(["wait", "timeout"], on: connection)
         let poll = try LongPollRequest(
             wait: connection.queryArgument("wait"), timeout: connection.queryArgument("timeout"))
-        if let seq = poll.waitSeq, poll.timeoutMilliseconds > 0, request.method == "GET" {
+        if let seen = poll.wait, poll.timeoutMilliseconds > 0, request.method == "GET",
+            let instance = hub.published?.state.instance
+        {
+            // A tag from another instance never matches: the client gets the new series at once.
             let deadline = MonotonicClock.nanoseconds() + UInt64(poll.timeoutMilliseconds) * 1_000_000
-            if hub.park(request, on: connection, for: .seqChange(from: seq), until: deadline) {
+            let from = seen.qualified(by: instance)
+            if hub.park(request, on: connection, for: .change(from: from), until: deadline) {
                 // libmicrohttpd calls the handler again once the hub resumes the connection.
                 request.answered = false
                 return .parked
@@ -65,7 +69,7 @@ extension HTTPServer {
                 minimum = number
             }
         }
-        guard let before = hub.published?.state.seq else {
+        guard let before = hub.published?.state.tag else {
             throw HTTPProblem(status: 503, detail: "no generation known yet")
         }
         do {
@@ -74,7 +78,7 @@ extension HTTPServer {
             throw HTTPProblem(status: 409, detail: "bump failed: \(error)")
         }
         let deadline = MonotonicClock.nanoseconds() + 2_000_000_000
-        if hub.park(request, on: connection, for: .seqChange(from: before), until: deadline) {
+        if hub.park(request, on: connection, for: .change(from: before), until: deadline) {
             request.answered = false
             return .parked
         }

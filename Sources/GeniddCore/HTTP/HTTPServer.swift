@@ -19,7 +19,8 @@ public struct HTTPLimits: Sendable {
 public final class HTTPServer: HTTPRequestHandling {
     let hub: GenerationHub
     let limits: HTTPLimits
-    let policy: AccessPolicy
+    /// Replaced whole when token files are re-read (SIGHUP).
+    private let policy: Mutex<AccessPolicy>
     let bumper: (any GenerationBumper)?
     let metrics: DaemonMetrics?
     private let openConnections = Atomic<Int>(0)
@@ -30,9 +31,14 @@ public final class HTTPServer: HTTPRequestHandling {
     ) {
         self.hub = hub
         self.limits = limits
-        self.policy = policy
+        self.policy = Mutex(policy)
         self.bumper = bumper
         self.metrics = metrics
+    }
+
+    /// Who may do what, from now on (new tokens after SIGHUP).
+    public func replacePolicy(_ newPolicy: AccessPolicy) {
+        policy.withLock { $0 = newPolicy }
     }
 
     /// Connections currently open across all listeners.
@@ -81,7 +87,7 @@ public final class HTTPServer: HTTPRequestHandling {
         guard let published = hub.published else {
             throw HTTPProblem(status: 503, detail: "no generation known yet")
         }
-        if request.route == .bump, request.parkedFor == .seqChange(from: published.state.seq) {
+        if request.route == .bump, request.parkedFor == .change(from: published.state.tag) {
             // The bump was written but the source has not reported it within 2 s.
             return .send(Self.json(published.state.json), status: 202)
         }
@@ -108,7 +114,7 @@ public final class HTTPServer: HTTPRequestHandling {
                 status: 405, detail: "\(request.method.prefix(20)) is not allowed on \(route.template)",
                 headers: [("Allow", route.allowedMethods.joined(separator: ", "))])
         }
-        try policy.authorize(route.access, credentials(request, connection))
+        try policy.withLock { $0 }.authorize(route.access, credentials(request, connection))
         switch route {
         case .generation:
             return try generation(request, on: connection)
@@ -163,6 +169,10 @@ public final class HTTPServer: HTTPRequestHandling {
         if state.stale {
             throw HTTPProblem(
                 status: 503, detail: "source \(state.source) is failing: \(state.staleReason ?? "unknown problem")")
+        }
+        let writeProblems = hub.writeProblems
+        if !writeProblems.isEmpty {
+            throw HTTPProblem(status: 503, detail: writeProblems.joined(separator: "; "))
         }
         let body = JSONValue.object(
             [("status", .string("ready")), ("source", .string(state.source)), ("seq", .uint(state.seq))]

@@ -1,7 +1,7 @@
-/// The query of `GET /v1/generation`: `wait=SEQ` and `timeout=SECONDS`.
+/// The query of `GET /v1/generation`: `wait=SEQ` or `wait=INSTANCE.SEQ`, and `timeout=SECONDS`.
 public struct LongPollRequest: Sendable, Equatable {
-    /// Answer once `seq` differs from this (nil: answer at once).
-    public var waitSeq: UInt64?
+    /// Answer once the state differs from this (nil: answer at once).
+    public var wait: StateTag?
     /// How long to wait, in milliseconds (default 30 s, at most 300 s).
     public var timeoutMilliseconds: Int
 
@@ -11,15 +11,16 @@ public struct LongPollRequest: Sendable, Equatable {
     /// Validates raw query values; throws a 400 problem that names the parameter.
     public init(wait: String?, timeout: String?) throws {
         if let wait {
-            guard !wait.isEmpty, wait.count <= 20, wait.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
-                let value = UInt64(wait)
-            else {
+            guard let seen = StateTag(parsing: wait) else {
                 throw HTTPProblem(
-                    status: 400, detail: "wait must be a seq value (a non-negative integer), got '\(wait.prefix(40))'")
+                    status: 400,
+                    detail:
+                        "wait must be a seq (a non-negative integer) or an ETag's INSTANCE.SEQ, got '\(wait.prefix(40))'"
+                )
             }
-            waitSeq = value
+            self.wait = seen
         } else {
-            waitSeq = nil
+            self.wait = nil
         }
         if let timeout {
             guard let milliseconds = Self.parseSeconds(timeout), milliseconds <= Self.maximumTimeout else {

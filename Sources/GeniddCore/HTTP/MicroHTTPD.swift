@@ -157,7 +157,7 @@ public final class RequestContext: @unchecked Sendable {
     /// Set while a long-poll is parked; the hub clears it when it resumes the connection.
     public var parkedUntil: UInt64?
     /// What a parked request waits for.
-    public var parkedFor = ParkReason.seqChange(from: 0)
+    public var parkedFor = ParkReason.change(from: "")
     /// True once a long-poll was parked and later resumed.
     public var wasParked = false
     /// True once `respond` ran (again only for a resumed long-poll).
@@ -172,8 +172,8 @@ public final class RequestContext: @unchecked Sendable {
 
 /// What a parked request waits for before it is answered.
 public enum ParkReason: Sendable, Equatable {
-    /// A long-poll: `seq` moving away from this value.
-    case seqChange(from: UInt64)
+    /// A long-poll: the state's tag (`<instance>.<seq>`) moving away from this value.
+    case change(from: String)
     /// `GET /v1/watchers?wait=outdated-zero`: no outdated watcher left.
     case watchersCurrent
 }

@@ -10,11 +10,14 @@ public enum Route: Sendable, Equatable {
     case healthz
     case readyz
 
-    /// Every route as an OpenAPI path template, in the order the README lists them.
-    public static let templates = [
-        "/v1/generation", "/v1/generation/bump", "/v1/events", "/v1/watchers", "/v1/watchers/{name}",
-        "/v1/watchers/{name}/ack", "/metrics", "/healthz", "/readyz",
+    /// One route of each kind, in the order the README lists them.
+    public static let all: [Route] = [
+        .generation, .bump, .events, .watchers, .watcher(name: ""), .watcherAcknowledgement(name: ""), .metrics,
+        .healthz, .readyz,
     ]
+
+    /// Every route as an OpenAPI path template.
+    public static var templates: [String] { all.map(\.template) }
 
     /// Matches a request path (no query), or nil for unknown paths.
     public init?(path: String) {
@@ -64,6 +67,26 @@ public enum Route: Sendable, Equatable {
         default: return ["GET", "HEAD"]
         }
     }
+
+    /// The status codes the route answers with, so that metrics can show
+    /// each (route, code) series at 0 before it first happens.
+    public var statuses: [Int] {
+        let common = [400, 405, 413, 503] + (access == .open ? [] : [401])
+        let specific: [Int]
+        switch self {
+        case .generation: specific = [200, 304]
+        case .bump: specific = [200, 202, 403, 409, 415]
+        case .events: specific = [200, 429]
+        case .watchers, .metrics, .healthz, .readyz: specific = [200]
+        case .watcher: specific = [200, 201, 204, 404, 429]
+        case .watcherAcknowledgement: specific = [200, 404, 409, 415]
+        }
+        return (specific + common).sorted()
+    }
+
+    /// The label of requests that match no route, and what they are answered with.
+    public static let unmatchedLabel = "other"
+    public static let unmatchedStatuses = [400, 404]
 
     /// Who may call it.
     public var access: AccessLevel {

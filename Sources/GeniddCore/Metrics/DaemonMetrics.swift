@@ -16,7 +16,11 @@ public final class DaemonMetrics: Sendable {
     private let sourceUp: Gauge
     private let connections: Gauge
     private let notifyLatency: DurationHistogram
-    private let sourceErrorCounters = Mutex<[String: Counter]>([:])
+    private let statePersisted: Gauge
+    private let stateSaveErrors: Counter
+    private let exportsCurrent: Gauge
+    private let exportErrors: Counter
+    private let sourceErrorCounters: [SourceErrorReason: Counter]
     private let requestCounters = Mutex<[String: Counter]>([:])
 
     /// Reasons a source fails, as `genidd_source_errors_total{reason}` labels.
@@ -28,7 +32,9 @@ public final class DaemonMetrics: Sendable {
         generation = registry.makeGauge(descriptor: Self.name("generation", "", "The source's VM generation counter."))
         seq = registry.makeGauge(descriptor: Self.name("seq", "", "genidd's change sequence: +1 per reported change."))
         changes = registry.makeCounter(
-            descriptor: Self.name("generation_changes", "total", "Changes reported to clients (new seq)."))
+            descriptor: Self.name(
+                "generation_changes", "total",
+                "Changes reported to clients (new seq), except those due to genidd starting or switching sources."))
         clockDisruptions = registry.makeCounter(
             descriptor: Self.name("clock_disruptions", "total", "VMClock disruption marker changes (live migrations)."))
         sseSubscribers = registry.makeGauge(
@@ -49,11 +55,38 @@ public final class DaemonMetrics: Sendable {
                 .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
                 .seconds(2.5),
             ])
+        statePersisted = registry.makeGauge(
+            descriptor: Self.name("state_persisted", "", "1 while the last state save succeeded, 0 while saves fail."))
+        stateSaveErrors = registry.makeCounter(
+            descriptor: Self.name("state_save_errors", "total", "Failed saves of the state file."))
+        exportsCurrent = registry.makeGauge(
+            descriptor: Self.name(
+                "exports_current", "", "1 while every --export-* file holds the current seq (or there is none)."))
+        exportErrors = registry.makeCounter(
+            descriptor: Self.name("export_errors", "total", "Failed updates of --export-* files."))
+        statePersisted.set(to: 1)
+        exportsCurrent.set(to: 1)
+        var sourceErrors: [SourceErrorReason: Counter] = [:]
+        for reason in SourceErrorReason.allCases {
+            sourceErrors[reason] = registry.makeCounter(
+                descriptor: Self.name("source_errors", "total", "Source failures by reason."),
+                labels: [("reason", reason.rawValue)])
+        }
+        sourceErrorCounters = sourceErrors
         registry.makeGauge(
             descriptor: Self.name("build_info", "", "genidd's version and generation source (always 1)."),
             labels: [("version", version), ("source", source)]
         ).set(to: 1.0)
-
+        // Every (route, code) series a route can produce exists from the start,
+        // so that rate() sees the first occurrence.
+        for route in Route.all {
+            for status in route.statuses {
+                request(route: route.template, status: status, increment: false)
+            }
+        }
+        for status in Route.unmatchedStatuses {
+            request(route: Route.unmatchedLabel, status: status, increment: false)
+        }
     }
 
     /// Names the source and how it notices changes (known once it is open).
@@ -65,22 +98,32 @@ public final class DaemonMetrics: Sendable {
     }
 
     /// A new state was published.
-    public func stateChanged(generation value: UInt64, seq sequence: UInt64, isNewSeq: Bool, stale: Bool) {
+    public func stateChanged(generation value: UInt64, seq sequence: UInt64, stale: Bool) {
         generation.set(to: Double(value))
         seq.set(to: Double(sequence))
         sourceUp.set(to: stale ? 0 : 1)
-        if isNewSeq { changes.increment() }
+    }
+
+    /// A new seq was reported for a change of the VM (not for genidd starting).
+    public func changeReported() { changes.increment() }
+
+    /// A save of the state file failed.
+    public func stateSaveFailed() { stateSaveErrors.increment() }
+
+    /// `count` export files could not be updated.
+    public func exportFailed(count: Int) { exportErrors.increment(by: Int64(count)) }
+
+    /// Whether the state and every export file hold the current seq.
+    public func writeHealth(statePersisted persisted: Bool, exportsCurrent current: Bool) {
+        statePersisted.set(to: persisted ? 1 : 0)
+        exportsCurrent.set(to: current ? 1 : 0)
     }
 
     public func clockDisrupted() { clockDisruptions.increment() }
 
     /// Counts a source failure under a bounded reason.
     public func sourceFailed(_ reason: SourceErrorReason) {
-        counter(in: sourceErrorCounters, key: reason.rawValue) {
-            registry.makeCounter(
-                descriptor: Self.name("source_errors", "total", "Source failures by reason."),
-                labels: [("reason", reason.rawValue)])
-        }.increment()
+        sourceErrorCounters[reason]?.increment()
     }
 
     /// Records how long delivering a change to every SSE subscriber took.
@@ -89,12 +132,19 @@ public final class DaemonMetrics: Sendable {
     }
 
     /// Counts an answered request by route template (or `other`) and status.
-    public func request(route: String, status: Int) {
-        counter(in: requestCounters, key: "\(route) \(status)") {
-            registry.makeCounter(
+    public func request(route: String, status: Int, increment: Bool = true) {
+        let counter = requestCounters.withLock { counters in
+            let key = "\(route) \(status)"
+            if let existing = counters[key] { return existing }
+            let created = registry.makeCounter(
                 descriptor: Self.name("http_requests", "total", "HTTP requests by route and status code."),
                 labels: [("route", route), ("code", String(status))])
-        }.increment()
+            counters[key] = created
+            return created
+        }
+        if increment {
+            counter.increment()
+        }
     }
 
     /// The exposition, after refreshing the gauges read at scrape time.
@@ -109,14 +159,5 @@ public final class DaemonMetrics: Sendable {
     /// `genidd_NAME[_UNIT]` with its help text.
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "genidd", metricName: metric, unitName: unit, helpText: help)
-    }
-
-    private func counter(in cache: borrowing Mutex<[String: Counter]>, key: String, make: () -> Counter) -> Counter {
-        cache.withLock { counters in
-            if let existing = counters[key] { return existing }
-            let created = make()
-            counters[key] = created
-            return created
-        }
     }
 }

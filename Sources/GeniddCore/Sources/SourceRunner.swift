@@ -10,12 +10,17 @@ import Logging
 /// ``GenerationTracker``, and reopens it with exponential backoff when it fails.
 public final class SourceRunner: @unchecked Sendable {
     // Unchecked: the sources are touched by the main thread only before
-    // `start()` and by the runner thread after it; `stop()` only signals.
-    private let source: any GenerationSource
-    private let companions: [Companion]
+    // `start()` and by the runner thread after it; `stop()` and `reload()` only signal.
+    private var source: any GenerationSource
+    private var companions: [Companion]
     private let tracker: GenerationTracker
     private let logger: Logger
     private let wake: WakeSignal
+    private let reloadSignal: WakeSignal
+    /// Finds the source again on `reload()` (SIGHUP): `auto` may now pick another.
+    private let resolve: (() throws -> SourceProbe.Choice)?
+    /// Told when `reload()` switched to another source.
+    private let switched: ((SourceProbe.Choice) -> Void)?
     private var thread: OSThread?
     private var isOpen = false
     private var backoff = SourceRunner.initialBackoff
@@ -23,8 +28,14 @@ public final class SourceRunner: @unchecked Sendable {
     private let acknowledgementPolicy: AcknowledgementPolicy
     /// A delivered reading whose acknowledgement waits for HTTP watchers.
     private var awaitingWatchers: SourceReading?
+    /// When failed writes are retried next (monotonic ns).
+    private var nextWriteRetry: UInt64 = 0
     /// How often a held acknowledgement is re-checked, in ms.
     static let watcherCheckInterval = 20
+    /// How often failed writes (state, export files) are retried, in ms.
+    static let writeRetryInterval = 1000
+    /// How long `stop()` waits for a source stuck in a system call.
+    static let stopTimeout = Duration.milliseconds(300)
 
     /// Backoff between reopen attempts: 100 ms doubling to 5 s.
     static let initialBackoff = 100
@@ -38,16 +49,23 @@ public final class SourceRunner: @unchecked Sendable {
         init(_ source: any GenerationSource) { self.source = source }
     }
 
+    /// - Parameters:
+    ///   - resolve: builds the source anew for `reload()`; nil reopens the same one.
+    ///   - switched: called on the runner thread when a reload chose another source.
     public init(
         source: any GenerationSource, companions: [any GenerationSource] = [], tracker: GenerationTracker,
-        acknowledgementPolicy: AcknowledgementPolicy = .delivered, logger: Logger
+        acknowledgementPolicy: AcknowledgementPolicy = .delivered, logger: Logger,
+        resolve: (() throws -> SourceProbe.Choice)? = nil, switched: ((SourceProbe.Choice) -> Void)? = nil
     ) throws {
         self.acknowledgementPolicy = acknowledgementPolicy
         self.source = source
         self.companions = companions.map(Companion.init)
         self.tracker = tracker
         self.logger = logger
+        self.resolve = resolve
+        self.switched = switched
         wake = try WakeSignal()
+        reloadSignal = try WakeSignal()
     }
 
     /// Opens the sources once on the calling thread, so that the daemon
@@ -64,13 +82,24 @@ public final class SourceRunner: @unchecked Sendable {
         thread = try OSThread(name: "genidd-source") { [self] in run() }
     }
 
-    /// Stops the runner thread and closes the sources.
+    /// Looks for the source again and reopens it (SIGHUP), on the runner thread.
+    public func reload() {
+        reloadSignal.signal()
+    }
+
+    /// Stops the runner thread and closes the sources. A source stuck in a
+    /// system call is abandoned after ``stopTimeout`` (the process is exiting)
+    /// rather than waited for.
     public func stop() {
         wake.signal()
-        thread?.join()
-        thread = nil
-        source.close()
-        companions.forEach { $0.source.close() }
+        guard let thread else { return }
+        self.thread = nil
+        if thread.join(timeout: Self.stopTimeout) {
+            source.close()
+            companions.forEach { $0.source.close() }
+        } else {
+            logger.error("the source thread is stuck in a system call; exiting without it")
+        }
     }
 
     private func attemptOpen() {
@@ -153,6 +182,9 @@ public final class SourceRunner: @unchecked Sendable {
         if awaitingWatchers != nil {
             timeout = min(timeout, Self.watcherCheckInterval)
         }
+        if tracker.hasFailedWrites {
+            consider(nextWriteRetry)
+        }
         if isOpen {
             if let interval = source.checkInterval { timeout = min(timeout, interval) }
         } else {
@@ -170,7 +202,10 @@ public final class SourceRunner: @unchecked Sendable {
 
     private func run() {
         while true {
-            var entries = [pollfd(fd: wake.descriptor, events: Int16(POLLIN), revents: 0)]
+            var entries = [
+                pollfd(fd: wake.descriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: reloadSignal.descriptor, events: Int16(POLLIN), revents: 0),
+            ]
             // While an acknowledgement is held the device stays readable (genidd
             // is an outdated watcher): check it at the hold interval instead.
             if isOpen && source.descriptor >= 0 && awaitingWatchers == nil {
@@ -188,7 +223,16 @@ public final class SourceRunner: @unchecked Sendable {
             if entries[0].revents != 0 {
                 return
             }
+            if entries[1].revents != 0 {
+                reloadSignal.drain()
+                reloadSources()
+                continue
+            }
             let now = MonotonicClock.nanoseconds()
+            if tracker.hasFailedWrites && now >= nextWriteRetry {
+                tracker.retryWrites()
+                nextWriteRetry = now + UInt64(Self.writeRetryInterval) * 1_000_000
+            }
             if isOpen {
                 do {
                     let events = try source.check()
@@ -208,6 +252,39 @@ public final class SourceRunner: @unchecked Sendable {
             if isOpen {
                 releaseHeldAcknowledgement()
             }
+        }
+    }
+
+    /// Closes every source, finds the source again and opens it at once.
+    private func reloadSources() {
+        source.close()
+        companions.forEach { $0.source.close() }
+        awaitingWatchers = nil
+        if let resolve {
+            do {
+                let choice = try resolve()
+                if choice.source.name != source.name {
+                    logger.notice(
+                        "reload: switching sources",
+                        metadata: ["from": "\(source.name)", "to": "\(choice.source.name)", "why": "\(choice.reason)"])
+                    switched?(choice)
+                } else {
+                    logger.notice("reload: reopening the source", metadata: ["source": "\(choice.source.name)"])
+                }
+                source = choice.source
+                companions = choice.companions.map(Companion.init)
+            } catch {
+                logger.error(
+                    "reload: no source found; reopening the current one",
+                    metadata: ["source": "\(source.name)", "problem": "\(error)"])
+            }
+        } else {
+            logger.notice("reload: reopening the source", metadata: ["source": "\(source.name)"])
+        }
+        backoff = Self.initialBackoff
+        attemptOpen()
+        for companion in companions {
+            open(companion)
         }
     }
 

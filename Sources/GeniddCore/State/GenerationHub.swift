@@ -31,6 +31,8 @@ public final class GenerationHub: Sendable {
         var shuttingDown = false
         /// Facts the source reports for `/readyz`.
         var sourceStatus: [(String, JSONValue)] = []
+        /// What could not be written (state, export files): `/readyz` is 503 while any.
+        var writeProblems: [String] = []
         var nextHeartbeat: UInt64
         /// The last change still being written to subscribers: when it was
         /// published and how many streams have yet to take it (for the latency metric).
@@ -89,20 +91,19 @@ public final class GenerationHub: Sendable {
             response: HTTPResponse(
                 body: Array((body + "\n").utf8), headers: [("Content-Type", "application/json")] + cacheHeaders),
             notModified: HTTPResponse(body: [], headers: cacheHeaders),
-            event: Array("event: generation\nid: \(state.seq)\ndata: \(body)\n\n".utf8))
+            event: Array("event: generation\nid: \(state.tag)\ndata: \(body)\n\n".utf8))
         var toResume: [HTTPConnection] = []
         shared.withLock { shared in
-            let isChange = shared.published?.state.seq != state.seq
+            let isChange = shared.published?.state.tag != state.tag
             shared.published = published
-            metrics?.stateChanged(
-                generation: state.generation, seq: state.seq, isNewSeq: isChange && state.seq > 0, stale: state.stale)
+            metrics?.stateChanged(generation: state.generation, seq: state.seq, stale: state.stale)
             guard isChange else { return }
             Self.broadcast(published.event, to: shared.streams.values, resuming: &toResume)
             for stream in shared.streams.values { stream.owesDelivery = true }
             let count = shared.streams.count
             shared.delivery = count == 0 ? nil : (MonotonicClock.nanoseconds(), count, count, state.seq)
             for (key, (request, connection)) in shared.parked
-            where request.parkedFor != .seqChange(from: state.seq) && request.parkedFor != .watchersCurrent {
+            where request.parkedFor != .change(from: state.tag) && request.parkedFor != .watchersCurrent {
                 shared.parked[key] = nil
                 request.parkedUntil = nil
                 toResume.append(connection)
@@ -136,6 +137,12 @@ public final class GenerationHub: Sendable {
         set { shared.withLock { $0.sourceStatus = newValue } }
     }
 
+    /// What could not be written (the state, export files); `/readyz` is 503 while any.
+    public var writeProblems: [String] {
+        get { shared.withLock { $0.writeProblems } }
+        set { shared.withLock { $0.writeProblems = newValue } }
+    }
+
     /// Sends every SSE subscriber a `clock-disruption` event. It has no `id`,
     /// so `Last-Event-ID` keeps naming the last generation `seq`.
     public func publishClockDisruption(marker: UInt64, atMilliseconds: Int64) {
@@ -158,7 +165,8 @@ public final class GenerationHub: Sendable {
     /// Registers an SSE subscriber, named `watcher` when given. Returns nil
     /// while shutting down or when the watcher registry is full.
     /// - Parameter lastEventID: the client's `Last-Event-ID`; the initial event
-    ///   is skipped when it equals the current `seq`.
+    ///   is skipped only when it names the current instance and `seq`
+    ///   (`<instance>.<seq>`), so a new series is never skipped.
     func openStream(on connection: HTTPConnection, lastEventID: String?, watcher: String?) -> EventStream? {
         shared.withLock { shared in
             guard !shared.shuttingDown, let published = shared.published else { return nil }
@@ -170,7 +178,7 @@ public final class GenerationHub: Sendable {
             }
             let stream = EventStream(connection: connection, hub: self, watcher: watcher)
             stream.enqueue(Self.retryPrelude)
-            if lastEventID != String(published.state.seq) {
+            if lastEventID != published.state.tag {
                 stream.enqueue(published.event)
             }
             shared.streams[ObjectIdentifier(stream)] = stream
@@ -217,12 +225,12 @@ public final class GenerationHub: Sendable {
         -> Bool
     {
         let (parked, wakeSweeper) = shared.withLock { shared -> (Bool, Bool) in
-            guard !shared.shuttingDown, let seq = shared.published?.state.seq else { return (false, false) }
+            guard !shared.shuttingDown, let state = shared.published?.state else { return (false, false) }
             switch reason {
-            case .seqChange(let from):
-                if from != seq { return (false, false) }
+            case .change(let from):
+                if from != state.tag { return (false, false) }
             case .watchersCurrent:
-                if shared.watchers.outdatedCount(seq: seq) == 0 { return (false, false) }
+                if shared.watchers.outdatedCount(seq: state.seq) == 0 { return (false, false) }
             }
             request.parkedFor = reason
             request.parkedUntil = deadline

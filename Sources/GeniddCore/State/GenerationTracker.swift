@@ -6,6 +6,11 @@ import Logging
 /// The rule is "when in doubt, report a change": a new generation, a source
 /// that doubts (lost records), a source that recovers from a failure, or a
 /// different source than before the restart all produce a new `seq`.
+///
+/// A new `seq` is saved durably before any subscriber sees it (write-ahead).
+/// When it cannot be saved the change is served anyway (a restore is never
+/// hidden), `/readyz` turns 503, and the state file is removed so that a
+/// restart begins a new instance: a `seq` is never issued twice within one.
 public final class GenerationTracker: @unchecked Sendable {
     // Unchecked: driven only by the source thread (and by the main thread
     // before that thread starts).
@@ -19,11 +24,19 @@ public final class GenerationTracker: @unchecked Sendable {
     private var state: GenerationState
     private var cursor: String?
     private var failedSinceLastReading = false
+    /// False until the state holds a reading (restored, or taken by this process).
+    private var hasReading: Bool
+    /// Why the last save failed, while it keeps failing.
+    private var saveProblem: String?
+    /// Export files that do not hold the current `seq`, and why.
+    private var exportProblems: [String] = []
 
+    /// Loads the saved state, or begins a new instance when there is none or
+    /// it is not known good. Throws when the state file is not a regular file.
     public init(
         store: StateStore, hub: GenerationHub, hasher: UUIDHasher?, exporter: GenerationExporter? = nil,
         metrics: DaemonMetrics? = nil, sourceName: String, logger: Logger
-    ) {
+    ) throws {
         self.metrics = metrics
         self.store = store
         self.hub = hub
@@ -31,23 +44,49 @@ public final class GenerationTracker: @unchecked Sendable {
         self.exporter = exporter
         self.logger = logger
         bootID = StateStore.currentBootID()
-        let saved = store.load { problem in logger.warning("ignoring saved state: \(problem)") }
-        if let saved, saved.bootID == bootID {
+        let waiting = "waiting for the first reading from \(sourceName)"
+        var restored: PersistedState?
+        switch try store.load() {
+        case .restored(let saved) where saved.bootID == bootID:
+            // Trust the saved series only if the directory still takes writes:
+            // otherwise the changes this process reports could not be saved.
+            do {
+                try store.save(saved)
+                restored = saved
+            } catch {
+                saveProblem = "\(error)"
+                logger.error(
+                    "the state directory does not take writes; starting a new instance",
+                    metadata: ["problem": "\(error)"])
+            }
+        case .restored:
+            logger.info("the saved state is from an earlier boot; starting a new instance")
+        case .rejected(let problem):
+            logger.warning("ignoring the saved state; starting a new instance", metadata: ["problem": "\(problem)"])
+        case .absent:
+            break
+        }
+        if let saved = restored {
             state = GenerationState(
                 generation: saved.generation, seq: saved.seq, uuidHash: saved.uuidHash, source: saved.source,
                 changedAtMilliseconds: saved.changedAtMilliseconds, instance: saved.instance, stale: true,
-                staleReason: "waiting for the first reading from \(sourceName)")
+                staleReason: waiting)
             cursor = saved.cursor
+            hasReading = true
             logger.info(
                 "restored state",
                 metadata: ["seq": "\(saved.seq)", "generation": "\(saved.generation)", "source": "\(saved.source)"])
         } else {
+            // A new series numbers on from what export files already hold, so
+            // that a library reading one never sees a value again in this boot.
             state = GenerationState(
-                generation: 0, seq: 0, uuidHash: nil, source: sourceName,
-                changedAtMilliseconds: MonotonicClock.wallMilliseconds(), instance: RandomBytes.hex(count: 8),
-                stale: true, staleReason: "waiting for the first reading from \(sourceName)")
+                generation: 0, seq: UInt64(exporter?.highestExported ?? 0), uuidHash: nil, source: sourceName,
+                changedAtMilliseconds: MonotonicClock.wallMilliseconds(), instance: GenerationState.newInstance(),
+                stale: true, staleReason: waiting)
+            hasReading = false
         }
-        exporter?.export(seq: state.seq)
+        export()
+        updateWriteHealth()
         hub.publish(state)
     }
 
@@ -56,7 +95,7 @@ public final class GenerationTracker: @unchecked Sendable {
 
     /// Where `source` should resume, when the saved state came from the same source.
     public func checkpoint(for source: any GenerationSource) -> SourceCheckpoint? {
-        guard state.seq > 0, state.source == source.name else { return nil }
+        guard hasReading, state.source == source.name else { return nil }
         return SourceCheckpoint(generation: state.generation, cursor: cursor)
     }
 
@@ -102,22 +141,43 @@ public final class GenerationTracker: @unchecked Sendable {
         hub.publish(state)
     }
 
+    /// True while the state or an export file could not be written; the
+    /// source thread then calls ``retryWrites()`` every second.
+    public var hasFailedWrites: Bool { saveProblem != nil || !exportProblems.isEmpty }
+
+    /// Writes again what could not be written (the state, export files).
+    public func retryWrites() {
+        if saveProblem != nil {
+            persist(durable: true)
+        }
+        if !exportProblems.isEmpty {
+            export()
+        }
+    }
+
     private func apply(_ reading: SourceReading, from source: any GenerationSource) -> Bool {
         var reasons: [String] = []
-        if state.seq == 0 {
+        // Starting genidd, or switching sources, is not a restore: such a new
+        // seq is reported to clients but not counted as a change in metrics.
+        var isRestore = false
+        if !hasReading {
             reasons.append("first reading")
         } else if state.source != source.name {
             reasons.append("source changed from \(state.source) to \(source.name)")
         } else if reading.generation != state.generation {
             reasons.append("generation \(state.generation) -> \(reading.generation)")
+            isRestore = true
         }
         if let doubt = reading.doubt {
             reasons.append(doubt)
+            isRestore = true
         }
         if failedSinceLastReading {
             reasons.append("the source recovered from a failure, so a change may have been missed")
+            isRestore = true
         }
         failedSinceLastReading = false
+        hasReading = true
         let wasStale = state.stale
         let cursorMoved = reading.cursor != cursor
         cursor = reading.cursor
@@ -125,6 +185,12 @@ public final class GenerationTracker: @unchecked Sendable {
         state.staleReason = nil
         state.source = source.name
         if !reasons.isEmpty {
+            if state.seq >= GenerationState.maximumSeq {
+                state.instance = GenerationState.newInstance()
+                state.seq = 0
+                logger.notice(
+                    "seq reached its maximum; starting a new instance", metadata: ["instance": "\(state.instance)"])
+            }
             state.seq += 1
             state.generation = reading.generation
             state.changedAtMilliseconds = MonotonicClock.wallMilliseconds()
@@ -138,11 +204,16 @@ public final class GenerationTracker: @unchecked Sendable {
         } else if wasStale {
             logger.info("source healthy", metadata: ["source": "\(source.name)", "seq": "\(state.seq)"])
         }
+        // Write-ahead: a new seq is on disk before any subscriber sees it. A
+        // moved cursor alone need not be durable: losing it only replays records.
         if !reasons.isEmpty || cursorMoved || wasStale {
-            persist()
+            persist(durable: !reasons.isEmpty)
         }
         if !reasons.isEmpty {
-            exporter?.export(seq: state.seq)
+            export()
+            if isRestore {
+                metrics?.changeReported()
+            }
         }
         if !reasons.isEmpty || wasStale {
             hub.publish(state)
@@ -161,6 +232,7 @@ public final class GenerationTracker: @unchecked Sendable {
         if text.contains("permission") || text.contains("not permitted") { return .permission }
         if text.contains("does not hold") || text.contains("empty") || text.contains("magic") || text.contains("bytes")
             || text.contains("64 bits") || text.contains("version") || text.contains("counter")
+            || text.contains("not a regular file")
         {
             return .malformed
         }
@@ -180,15 +252,71 @@ public final class GenerationTracker: @unchecked Sendable {
         }
     }
 
-    private func persist() {
+    private func persist(durable: Bool) {
         let saved = PersistedState(
             bootID: bootID, instance: state.instance, seq: state.seq, generation: state.generation,
             source: state.source, cursor: cursor, changedAtMilliseconds: state.changedAtMilliseconds,
             uuidHash: state.uuidHash)
         do {
-            try store.save(saved)
+            try store.save(saved, durable: durable)
+            if saveProblem != nil {
+                logger.notice("state saved again", metadata: ["seq": "\(state.seq)"])
+                saveProblem = nil
+                updateWriteHealth()
+            }
         } catch {
-            logger.error("cannot save state", metadata: ["problem": "\(error)"])
+            metrics?.stateSaveFailed()
+            if saveProblem == nil {
+                logger.error(
+                    """
+                    cannot save state; serving the change anyway (/readyz is 503 until a save succeeds, \
+                    and a restart begins a new instance)
+                    """,
+                    metadata: ["problem": "\(error)", "seq": "\(state.seq)"])
+            }
+            saveProblem = "\(error)"
+            if durable {
+                do {
+                    try store.invalidate()
+                } catch {
+                    logger.critical(
+                        "cannot remove the outdated state file either; a restart may resume an older seq",
+                        metadata: ["problem": "\(error)"])
+                }
+            }
+            updateWriteHealth()
         }
+    }
+
+    /// Writes the current `seq` to every export file and records what failed.
+    private func export() {
+        guard let exporter, !exporter.isEmpty else { return }
+        let problems = exporter.export(seq: state.seq)
+        if !problems.isEmpty {
+            metrics?.exportFailed(count: problems.count)
+            if exportProblems.isEmpty {
+                logger.error(
+                    "cannot update an export file; /readyz is 503 until it holds the current seq",
+                    metadata: ["problem": "\(problems.joined(separator: "; "))"])
+            }
+        } else if !exportProblems.isEmpty {
+            logger.notice("export files hold the current seq again", metadata: ["seq": "\(state.seq)"])
+        }
+        let changed = problems != exportProblems
+        exportProblems = problems
+        if changed {
+            updateWriteHealth()
+        }
+    }
+
+    /// Tells `/readyz` and the metrics what could not be written.
+    private func updateWriteHealth() {
+        var problems: [String] = []
+        if let saveProblem {
+            problems.append("the state is not saved (\(saveProblem)); a restart would begin a new instance")
+        }
+        problems += exportProblems.map { "an export file does not hold the current seq (\($0))" }
+        hub.writeProblems = problems
+        metrics?.writeHealth(statePersisted: saveProblem == nil, exportsCurrent: exportProblems.isEmpty)
     }
 }

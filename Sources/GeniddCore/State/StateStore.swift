@@ -17,48 +17,63 @@ public struct PersistedState: Sendable, Equatable {
 }
 
 /// The state directory (default `/run/genidd`): `state.json`, written
-/// atomically on every change, and `lock`, held with `flock` so that two
-/// daemons never share one directory.
+/// write-ahead (durably, before clients see a new `seq`), and `lock`, held
+/// with `flock` so that two daemons never share one directory.
+///
+/// A saved state is trusted only while it is known good: when a save fails,
+/// the file is removed, so that a restart begins a new instance instead of
+/// numbering again from an older `seq`.
 public final class StateStore: @unchecked Sendable {
-    // Unchecked: `save` is called only from the source thread; the rest is immutable.
+    // Unchecked: `save` and `invalidate` are called only from the source
+    // thread (and the main thread before it starts); the rest is immutable.
     public let directory: String
-    private let lockDescriptor: Int32
-    private var statePath: String { directory + "/state.json" }
+    private let lock: OwnedDescriptor
+    var statePath: String { directory + "/state.json" }
+
+    /// What `load()` found.
+    public enum Loaded: Sendable, Equatable {
+        /// No saved state.
+        case absent
+        /// A saved state that passed every check.
+        case restored(PersistedState)
+        /// A state file genidd will not trust, and why.
+        case rejected(String)
+    }
 
     /// Creates the directory if needed and takes its lock.
     public init(directory: String) throws {
         self.directory = directory
         try Self.makeDirectories(directory)
         let lockPath = directory + "/lock"
-        let fd = try retryingEINTR("open", path: lockPath) {
-            open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        do {
+            lock = try FileIO.openRegularFile(lockPath, flags: O_RDWR | O_CREAT | O_NOFOLLOW)
+        } catch let error as FileIOError {
+            throw ConfigurationError("state directory: \(error); remove it")
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
-            close(fd)
-            if code == EWOULDBLOCK {
+        if flock(lock.raw, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EWOULDBLOCK {
                 throw StateStoreError.inUse(directory: directory)
             }
-            throw SystemError("flock", path: lockPath, code: code)
+            throw SystemError("flock", path: lockPath)
         }
-        lockDescriptor = fd
     }
 
-    deinit {
-        close(lockDescriptor)
-    }
-
-    /// The saved state, or nil when there is none or it cannot be read
-    /// (the reason goes to `problem`).
-    public func load(problem: (String) -> Void = { _ in }) -> PersistedState? {
+    /// The saved state. Throws only when `state.json` is not a regular file
+    /// (genidd refuses to start rather than guess); an unreadable, malformed
+    /// or implausible file is `.rejected`.
+    public func load() throws -> Loaded {
         let bytes: [UInt8]
         do {
             bytes = try FileIO.readSmallFile(statePath, limit: 65536)
         } catch let error as SystemError where error.code == ENOENT {
-            return nil
+            return .absent
+        } catch let error as FileIOError {
+            if case .notRegularFile = error {
+                throw ConfigurationError("state directory: \(error); remove it")
+            }
+            return .rejected("\(error)")
         } catch {
-            problem("\(error)")
-            return nil
+            return .rejected("\(error)")
         }
         guard let value = try? JSONCodec.decode(bytes),
             let bootID = value["boot_id"]?.stringValue,
@@ -68,17 +83,21 @@ public final class StateStore: @unchecked Sendable {
             let source = value["source"]?.stringValue,
             let changedAt = value["changed_at_ms"]?.int64Value
         else {
-            problem("\(statePath): not a genidd state file; starting a new seq series")
-            return nil
+            return .rejected("\(statePath): not a genidd state file")
         }
-        return PersistedState(
+        let state = PersistedState(
             bootID: bootID, instance: instance, seq: seq, generation: generation, source: source,
             cursor: value["cursor"]?.stringValue, changedAtMilliseconds: changedAt,
             uuidHash: value["uuid_hash"]?.stringValue)
+        if let problem = Self.implausibility(of: state) {
+            return .rejected("\(statePath): \(problem)")
+        }
+        return .restored(state)
     }
 
-    /// Writes the state atomically (temporary file + rename).
-    public func save(_ state: PersistedState) throws {
+    /// Writes the state atomically. With `durable` (every new `seq`) the data
+    /// and the rename are on disk when this returns.
+    public func save(_ state: PersistedState, durable: Bool = true) throws {
         let document = JSONValue.object([
             ("version", .int(1)),
             ("boot_id", .string(state.bootID)),
@@ -90,7 +109,41 @@ public final class StateStore: @unchecked Sendable {
             ("changed_at_ms", .int(state.changedAtMilliseconds)),
             ("uuid_hash", state.uuidHash.map { .string($0) } ?? .null),
         ])
-        try FileIO.writeAtomically(statePath, contents: Array((JSONCodec.encode(document) + "\n").utf8))
+        try FileIO.writeAtomically(
+            statePath, contents: Array((JSONCodec.encode(document) + "\n").utf8), durable: durable)
+    }
+
+    /// Removes the saved state after a failed save, so that a restart cannot
+    /// resume from an older `seq`. Throws when even that fails.
+    public func invalidate() throws {
+        if unlink(statePath) != 0 && errno != ENOENT {
+            throw SystemError("unlink", path: statePath)
+        }
+        try FileIO.syncDirectory(of: statePath)
+    }
+
+    /// Why a loaded state cannot be trusted, or nil. Its strings reach ETags,
+    /// SSE `id` lines and JSON, and its numbers reach arithmetic.
+    static func implausibility(of state: PersistedState) -> String? {
+        if !GenerationState.isValidInstance(state.instance) {
+            return "instance is not 1-64 letters, digits, '-' or '_'"
+        }
+        if state.seq > GenerationState.maximumSeq {
+            return "seq \(state.seq) is beyond \(GenerationState.maximumSeq) (exhausted or corrupt)"
+        }
+        if !(0...Timestamp.latestMilliseconds).contains(state.changedAtMilliseconds) {
+            return "changed_at_ms \(state.changedAtMilliseconds) is not a plausible time"
+        }
+        if state.source.isEmpty || state.source.utf8.count > 4096 {
+            return "source is empty or too long"
+        }
+        if let cursor = state.cursor, cursor.isEmpty || cursor.utf8.count > 64 {
+            return "cursor is empty or too long"
+        }
+        if let hash = state.uuidHash, !UUIDHasher.isValidHash(hash) {
+            return "uuid_hash is not sha256: and 64 hex digits"
+        }
+        return nil
     }
 
     /// The kernel's boot id: a new random UUID on every boot.

@@ -4,6 +4,9 @@
 
 /// RFC 3339 timestamps in UTC with milliseconds, as `changed_at` uses.
 public enum Timestamp {
+    /// 9999-12-31T23:59:59.999Z: later times are refused where they come from a file.
+    public static let latestMilliseconds: Int64 = 253_402_300_799_999
+
     /// For example `2026-11-22T10:00:00.123Z`.
     public static func rfc3339(milliseconds: Int64) -> String {
         var seconds = time_t(milliseconds / 1000)

@@ -51,13 +51,21 @@ public final class UUIDHasher: @unchecked Sendable {
         return "sha256:" + Hex.encode(Array(code))
     }
 
+    /// True for `sha256:` and 64 lowercase hex digits, the only form `hash()` returns.
+    public static func isValidHash(_ text: String) -> Bool {
+        let prefix = "sha256:"
+        guard text.hasPrefix(prefix), text.utf8.count == prefix.utf8.count + 64 else { return false }
+        return text.utf8.dropFirst(prefix.utf8.count).allSatisfy {
+            (0x30...0x39).contains($0) || (0x61...0x66).contains($0)
+        }
+    }
+
     private func readRaw(into destination: UnsafeMutableRawBufferPointer) throws -> Int {
-        let fd = try retryingEINTR("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
-        defer { close(fd) }
+        let file = try FileIO.openRegularFile(path)
         var filled = 0
         while filled < destination.count {
             let count = try retryingEINTR("read", path: path) {
-                read(fd, destination.baseAddress! + filled, destination.count - filled)
+                read(file.raw, destination.baseAddress! + filled, destination.count - filled)
             }
             if count == 0 { break }
             filled += count

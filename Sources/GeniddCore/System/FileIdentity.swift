@@ -13,6 +13,10 @@ public struct FileIdentity: Sendable, Equatable {
     public let isRegularFile: Bool
     public let size: Int64
     public let links: UInt64
+    /// The owning uid.
+    public let owner: UInt32
+    /// Space allocated to the file, in bytes (a sparse file has less than its size).
+    public let allocatedBytes: Int64
 
     init(_ info: stat) {
         device = UInt64(info.st_dev)
@@ -22,6 +26,8 @@ public struct FileIdentity: Sendable, Equatable {
         isRegularFile = (info.st_mode & S_IFMT) == S_IFREG
         size = Int64(info.st_size)
         links = UInt64(info.st_nlink)
+        allocatedBytes = Int64(info.st_blocks) * 512
+        owner = info.st_uid
     }
 
     /// The identity of an open descriptor.

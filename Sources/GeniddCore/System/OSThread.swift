@@ -7,19 +7,24 @@
 /// where a blocking call would starve other work.
 public final class OSThread: Sendable {
     private let handle: pthread_t
+    /// Signalled when the body returns, so that a join can give up after a deadline.
+    private let finished: WakeSignal
 
     private final class Box {
         let name: String
         let body: () -> Void
-        init(_ name: String, _ body: @escaping () -> Void) {
+        let finished: WakeSignal
+        init(_ name: String, _ body: @escaping () -> Void, _ finished: WakeSignal) {
             self.name = name
             self.body = body
+            self.finished = finished
         }
     }
 
     /// Starts `body` on a new thread named `name` (visible in `top -H`, at most 15 bytes).
     public init(name: String, _ body: @escaping @Sendable () -> Void) throws {
-        let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
+        let finished = try WakeSignal()
+        let box = Unmanaged.passRetained(Box(name, body, finished)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(
             &thread, nil,
@@ -27,6 +32,7 @@ public final class OSThread: Sendable {
                 let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
                 KernelShims.setThreadName(box.name)
                 box.body()
+                box.finished.signal()
                 return nil
             }, box)
         if result != 0 {
@@ -34,10 +40,25 @@ public final class OSThread: Sendable {
             throw SystemError("pthread_create", code: result)
         }
         handle = thread
+        self.finished = finished
     }
 
     /// Waits for the thread to finish.
     public func join() {
         pthread_join(handle, nil)
+    }
+
+    /// Waits at most `timeout` for the thread to finish. Returns false, and
+    /// detaches the thread, when it is still running then (stuck in a system
+    /// call): the process can exit without it.
+    public func join(timeout: Duration) -> Bool {
+        let milliseconds = Int(
+            timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        if MonotonicClock.sleep(milliseconds: milliseconds, unlessSignalled: finished) {
+            pthread_join(handle, nil)
+            return true
+        }
+        pthread_detach(handle)
+        return false
     }
 }

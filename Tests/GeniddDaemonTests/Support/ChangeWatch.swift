@@ -7,14 +7,19 @@ final class ChangeWatch {
     let daemon: DaemonProcess
     let stream: EventStreamClient
     private(set) var seq: Int
+    /// The daemon's instance: SSE ids are `<instance>.<seq>`.
+    let instance: String
 
     init(_ daemon: DaemonProcess) throws {
         self.daemon = daemon
         stream = try EventStreamClient(daemon.tcp)
-        guard let first = stream.nextEvent(timeout: 5), let seq = first.json["seq"] as? Int else {
+        guard let first = stream.nextEvent(timeout: 5), let seq = first.json["seq"] as? Int,
+            let instance = first.json["instance"] as? String
+        else {
             throw DaemonTestError("no initial SSE event\n\(daemon.log)")
         }
         self.seq = seq
+        self.instance = instance
     }
 
     /// Runs `change` (the emulated hypervisor's write) with a long-poll parked,
@@ -34,7 +39,7 @@ final class ChangeWatch {
         let streamLatency = Date().timeIntervalSince(start)
         let reply = try poll.readResponse(timeout: timeout)
         let pollLatency = Date().timeIntervalSince(start)
-        #expect(event.id == "\(seq + 1)", sourceLocation: sourceLocation)
+        #expect(event.id == "\(instance).\(seq + 1)", sourceLocation: sourceLocation)
         #expect(reply.json["seq"] as? Int == seq + 1, sourceLocation: sourceLocation)
         #expect(stream.nextEvent(timeout: 0.2) == nil, "exactly one event per change", sourceLocation: sourceLocation)
         seq += 1

@@ -1,0 +1,48 @@
+/// What a client last saw of genidd's state: a bare `seq`, meaningful within
+/// the current instance, or the ETag's tag `<instance>.<seq>`, which also
+/// names the series (a state from another instance never matches it).
+///
+/// Accepted wherever a client says what it has seen: `wait=` of a long-poll,
+/// `Last-Event-ID`, `genidd wait --since`.
+public struct StateTag: Sendable, Equatable, CustomStringConvertible {
+    /// The instance, or nil for a bare `seq`.
+    public var instance: String?
+    public var seq: UInt64
+
+    public init(instance: String?, seq: UInt64) {
+        self.instance = instance
+        self.seq = seq
+    }
+
+    /// `7`, `INSTANCE.7`, or the ETag as sent (`"INSTANCE.7"`, possibly with
+    /// a `-stale` suffix); nil for anything else.
+    public init?(parsing text: String) {
+        var tag = Substring(text)
+        if tag.count >= 2, tag.hasPrefix("\""), tag.hasSuffix("\"") {
+            tag = tag.dropFirst().dropLast()
+        }
+        if tag.hasSuffix("-stale") {
+            tag = tag.dropLast(6)
+        }
+        var instance: String?
+        var digits = tag
+        if let dot = tag.lastIndex(of: ".") {
+            instance = String(tag[..<dot])
+            digits = tag[tag.index(after: dot)...]
+            guard let instance, GenerationState.isValidInstance(instance) else { return nil }
+        }
+        guard !digits.isEmpty, digits.count <= 20, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+            let seq = UInt64(digits)
+        else { return nil }
+        self.init(instance: instance, seq: seq)
+    }
+
+    /// The full tag, taking the instance from `current` when this one is bare.
+    public func qualified(by currentInstance: String) -> String {
+        "\(instance ?? currentInstance).\(seq)"
+    }
+
+    public var description: String {
+        instance.map { "\($0).\(seq)" } ?? String(seq)
+    }
+}
