@@ -135,5 +135,58 @@ extension DaemonTests {
             #expect(Set(expired) == ["gone", "poller"])
             #expect(daemon.log.contains("watcher expired"))
         }
+
+        /// The watchers list as name → (acked_seq, outdated).
+        static func listed(_ daemon: DaemonProcess) throws -> [String: (acked: Int?, outdated: Bool)] {
+            let list = try request(daemon.tcp, "/v1/watchers").json["watchers"] as? [[String: Any]] ?? []
+            var result: [String: (acked: Int?, outdated: Bool)] = [:]
+            for entry in list {
+                guard let name = entry["name"] as? String else { continue }
+                result[name] = (entry["acked_seq"] as? Int, entry["outdated"] as? Bool ?? false)
+            }
+            return result
+        }
+
+        @Test("watchers survive restarts with their acknowledgements; wait=outdated-zero keeps waiting for them")
+        func survivesRestart() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory)
+            var daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            #expect(try request(daemon.tcp, "/v1/watchers/app", method: "PUT").status == 201)
+            #expect(try request(daemon.tcp, "/v1/watchers/batch", method: "PUT").status == 201)
+            try counter.replace("2")
+            try waitForSeq(daemon, 2)
+            #expect(try Self.ack(daemon, "app", 2).status == 200)
+            #expect(daemon.terminate()?.status == 0)
+
+            daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            var watchers = try Self.listed(daemon)
+            #expect(watchers["app"]?.acked == 2 && watchers["app"]?.outdated == false)
+            #expect(watchers["batch"]?.acked == 1 && watchers["batch"]?.outdated == true)
+            let start = Date()
+            let waited = try request(daemon.tcp, "/v1/watchers?wait=outdated-zero&timeout=0.5").json
+            #expect(
+                Date().timeIntervalSince(start) >= 0.4, "the restored outdated watcher keeps the orchestrator waiting")
+            #expect(waited["outdated"] as? Int == 1)
+
+            // A crash right after a registration keeps it too (saved within 100 ms).
+            #expect(try request(daemon.tcp, "/v1/watchers/late", method: "PUT").status == 201)
+            Thread.sleep(forTimeInterval: 0.5)
+            kill(daemon.process.processIdentifier, SIGKILL)
+            daemon.process.waitUntilExit()
+            daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            watchers = try Self.listed(daemon)
+            #expect(Set(watchers.keys) == ["app", "batch", "late"])
+            #expect(try Self.ack(daemon, "batch", 2).status == 200)
+            #expect(try request(daemon.tcp, "/v1/watchers?wait=outdated-zero&timeout=5").json["outdated"] as? Int == 0)
+            #expect(daemon.terminate()?.status == 0)
+
+            // When the saved series is lost (a corrupt state file), acknowledgements mean nothing any more.
+            try Data("garbage".utf8).write(to: URL(fileURLWithPath: daemon.stateDirectory + "/state.json"))
+            daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            watchers = try Self.listed(daemon)
+            #expect(Set(watchers.keys) == ["app", "batch", "late"])
+            #expect(watchers.values.allSatisfy { $0.acked == nil && $0.outdated }, "\(watchers)")
+        }
     }
 }

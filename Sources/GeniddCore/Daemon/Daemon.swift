@@ -57,17 +57,22 @@ public final class Daemon {
         let tracker = try GenerationTracker(
             store: store, hub: hub, hasher: hasher, exporter: exporter, metrics: metrics,
             sourceName: choice.source.name, logger: logger)
+        let watchers = try WatcherPersistence(
+            hub: hub, directory: store.directory, bootID: StateStore.currentBootID(), logger: logger)
+        let server = HTTPServer(
+            hub: hub, limits: HTTPLimits(maxConnections: configuration.maxConnections),
+            policy: policy, bumper: choice.source.makeBumper(), metrics: metrics)
         let runner = try SourceRunner(
             source: choice.source, companions: choice.companions, tracker: tracker,
             acknowledgementPolicy: configuration.acknowledgementPolicy, logger: logger, resolve: resolve,
-            switched: { metrics.describeSource($0.source.name, notification: $0.source.notification.rawValue) })
+            switched: { choice in
+                metrics.describeSource(choice.source.name, notification: choice.source.notification.rawValue)
+                server.replaceBumper(choice.source.makeBumper())
+            })
         runner.openNow()
         metrics.describeSource(choice.source.name, notification: choice.source.notification.rawValue)
 
         let sockets = try openListeners()
-        let server = HTTPServer(
-            hub: hub, limits: HTTPLimits(maxConnections: configuration.maxConnections),
-            policy: policy, bumper: choice.source.makeBumper(), metrics: metrics)
         var daemons: [MicroHTTPDaemon] = []
         defer { sockets.forEach { $0.close() } }
         let settings = MicroHTTPDaemonSettings(
@@ -133,6 +138,7 @@ public final class Daemon {
         usleep(20000)
         daemons.forEach { $0.stop() }
         sweeper.stop()
+        watchers.stop()
         runner.stop()
         logger.notice("stopped")
     }

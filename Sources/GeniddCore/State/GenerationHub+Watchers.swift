@@ -15,13 +15,17 @@ extension GenerationHub {
     /// Registers (or refreshes) a watcher that polls instead of streaming.
     /// Returns its JSON and whether it was created, or nil when the registry is full.
     func registerWatcher(_ name: String) -> (json: JSONValue, created: Bool)? {
-        shared.withLock { shared in
+        let registered = shared.withLock { shared -> (json: JSONValue, created: Bool)? in
             let seq = shared.published?.state.seq ?? 0
             let touched = shared.watchers.touch(
                 name, seq: seq, now: MonotonicClock.nanoseconds(), wallNow: MonotonicClock.wallMilliseconds())
             guard touched.accepted, let watcher = shared.watchers.watchers[name] else { return nil }
             return (WatcherRegistry.json(watcher, seq: seq), touched.created)
         }
+        if registered != nil {
+            watcherChanges.signal()
+        }
+        return registered
     }
 
     /// Records a watcher's acknowledgement of `seq`; answers waiting orchestrators
@@ -41,6 +45,7 @@ extension GenerationHub {
             }
         }
         for connection in toResume { connection.resume() }
+        watcherChanges.signal()
         return try result.get()
     }
 
@@ -53,6 +58,9 @@ extension GenerationHub {
             return removed
         }
         for connection in toResume { connection.resume() }
+        if removed {
+            watcherChanges.signal()
+        }
         return removed
     }
 
@@ -71,5 +79,33 @@ extension GenerationHub {
     /// Watchers that have not acknowledged the current `seq`.
     public var outdatedWatcherCount: Int {
         shared.withLock { shared in shared.watchers.outdatedCount(seq: shared.published?.state.seq ?? 0) }
+    }
+
+    /// How often the registry changed in ways worth saving, and how often a
+    /// watcher merely showed a sign of life.
+    public var watcherRevisions: (revision: UInt64, touches: UInt64) {
+        shared.withLock { ($0.watchers.revision, $0.watchers.touches) }
+    }
+
+    /// The registry as it should be saved, with the instance its `seq` values
+    /// refer to; nil before the first state is published.
+    public func watcherFile(bootID: String) -> WatcherFile? {
+        let copy = shared.withLock { shared -> (WatcherRegistry, String)? in
+            shared.published.map { (shared.watchers, $0.state.instance) }
+        }
+        guard let (registry, instance) = copy else { return nil }
+        return WatcherFile(
+            bootID: bootID, instance: instance, watchers: registry.watchers.values.sorted { $0.name < $1.name },
+            expired: registry.expired)
+    }
+
+    /// Puts back the watchers an earlier run saved (same boot). Returns how many.
+    @discardableResult
+    public func restoreWatchers(from file: WatcherFile) -> Int {
+        shared.withLock { shared in
+            let sameInstance = shared.published?.state.instance == file.instance
+            shared.watchers.restore(file.watchers, expired: file.expired, sameInstance: sameInstance)
+            return shared.watchers.watchers.count
+        }
     }
 }

@@ -48,6 +48,8 @@ public final class GenerationHub: Sendable {
     private let metrics: DaemonMetrics?
     /// Wakes the sweeper thread when a nearer deadline appears.
     public let sweeperWake: WakeSignal
+    /// Signalled after every change of the watcher registry (for ``WatcherPersistence``).
+    public let watcherChanges: WakeSignal
     /// Subscribers whose unsent backlog passes this are disconnected (they reconnect and resync).
     static let backlogLimit = 1 << 20
     /// Sent first on every stream: clients reconnect after this many milliseconds.
@@ -63,6 +65,7 @@ public final class GenerationHub: Sendable {
     ) throws {
         heartbeatInterval = UInt64(max(1, heartbeatMilliseconds)) * 1_000_000
         sweeperWake = try WakeSignal()
+        watcherChanges = try WakeSignal()
         self.logger = logger
         self.metrics = metrics
         shared = Mutex(
@@ -168,7 +171,7 @@ public final class GenerationHub: Sendable {
     ///   is skipped only when it names the current instance and `seq`
     ///   (`<instance>.<seq>`), so a new series is never skipped.
     func openStream(on connection: HTTPConnection, lastEventID: String?, watcher: String?) -> EventStream? {
-        shared.withLock { shared in
+        let stream = shared.withLock { shared -> EventStream? in
             guard !shared.shuttingDown, let published = shared.published else { return nil }
             if let watcher {
                 let touched = shared.watchers.touch(
@@ -184,6 +187,10 @@ public final class GenerationHub: Sendable {
             shared.streams[ObjectIdentifier(stream)] = stream
             return stream
         }
+        if watcher != nil {
+            watcherChanges.signal()
+        }
+        return stream
     }
 
     /// Fills `buffer` for a stream, or suspends its connection when there is nothing to send.
@@ -216,6 +223,9 @@ public final class GenerationHub: Sendable {
                 shared.watchers.disconnected(
                     watcher, now: MonotonicClock.nanoseconds(), wallNow: MonotonicClock.wallMilliseconds())
             }
+        }
+        if stream.watcher != nil {
+            watcherChanges.signal()
         }
     }
 
@@ -269,10 +279,14 @@ public final class GenerationHub: Sendable {
             next = min(next, expiry.next)
             for gone in expiry.expired {
                 logger.notice(
-                    "watcher expired", metadata: ["watcher": "\(gone.name)", "acked_seq": "\(gone.acknowledgedSeq)"])
+                    "watcher expired",
+                    metadata: [
+                        "watcher": "\(gone.name)", "acked_seq": "\(gone.acknowledgedSeq.map(String.init) ?? "none")",
+                    ])
             }
             if !expiry.expired.isEmpty {
                 Self.resumeWatchersWaiters(&shared, resuming: &toResume)
+                watcherChanges.signal()
             }
             if now >= shared.nextHeartbeat {
                 Self.broadcast(Self.keepalive, to: shared.streams.values, resuming: &toResume)

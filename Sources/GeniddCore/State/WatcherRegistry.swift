@@ -7,18 +7,20 @@
 public struct WatcherRegistry: Sendable {
     public struct Watcher: Sendable, Equatable {
         public var name: String
-        public var acknowledgedSeq: UInt64
+        /// The last `seq` it handled, or nil when it has acknowledged nothing
+        /// in the current instance (restored from another series).
+        public var acknowledgedSeq: UInt64?
         public var registeredAtMilliseconds: Int64
         public var lastSeenMilliseconds: Int64
         /// Monotonic time of the last sign of life, for expiry.
-        var lastSeenMonotonic: UInt64
+        public var lastSeenMonotonic: UInt64
         /// Open SSE streams subscribed under this name.
         public var connectedStreams: Int
     }
 
     public struct Expiry: Sendable, Equatable {
         public var name: String
-        public var acknowledgedSeq: UInt64
+        public var acknowledgedSeq: UInt64?
         public var expiredAtMilliseconds: Int64
     }
 
@@ -36,9 +38,28 @@ public struct WatcherRegistry: Sendable {
     public let limit: Int
     static let expiriesKept = 100
 
+    /// Bumped by every change worth saving (a watcher added, removed,
+    /// acknowledging or expiring); `touches` by mere signs of life.
+    public private(set) var revision: UInt64 = 0
+    public private(set) var touches: UInt64 = 0
+
     public init(expiryMilliseconds: Int, limit: Int = 10_000) {
         self.expiryMilliseconds = expiryMilliseconds
         self.limit = limit
+    }
+
+    /// Puts back watchers saved by an earlier run (same boot). Their streams
+    /// are gone; from another instance, their acknowledgements mean nothing.
+    public mutating func restore(_ saved: [Watcher], expired savedExpiries: [Expiry], sameInstance: Bool) {
+        for var watcher in saved.prefix(limit) where Self.isValidName(watcher.name) {
+            watcher.connectedStreams = 0
+            if !sameInstance {
+                watcher.acknowledgedSeq = nil
+            }
+            watchers[watcher.name] = watcher
+        }
+        expired = Array(savedExpiries.suffix(Self.expiriesKept))
+        revision &+= 1
     }
 
     /// Watcher names: 1–64 of `A-Z a-z 0-9 . _ -`, not starting with a dot.
@@ -60,6 +81,7 @@ public struct WatcherRegistry: Sendable {
             watcher.lastSeenMilliseconds = wallNow
             if connecting { watcher.connectedStreams += 1 }
             watchers[name] = watcher
+            touches &+= 1
             return (true, false)
         }
         guard watchers.count < limit else { return (false, false) }
@@ -67,6 +89,7 @@ public struct WatcherRegistry: Sendable {
             name: name, acknowledgedSeq: seq, registeredAtMilliseconds: wallNow, lastSeenMilliseconds: wallNow,
             lastSeenMonotonic: now, connectedStreams: connecting ? 1 : 0)
         expired.removeAll { $0.name == name }
+        revision &+= 1
         return (true, true)
     }
 
@@ -77,6 +100,7 @@ public struct WatcherRegistry: Sendable {
         watcher.lastSeenMonotonic = now
         watcher.lastSeenMilliseconds = wallNow
         watchers[name] = watcher
+        touches &+= 1
     }
 
     /// Records that `name` handled `seq`, which must be the current one.
@@ -90,12 +114,15 @@ public struct WatcherRegistry: Sendable {
         watcher.lastSeenMonotonic = now
         watcher.lastSeenMilliseconds = wallNow
         watchers[name] = watcher
+        revision &+= 1
         return watcher
     }
 
     /// Removes `name`; returns whether it existed.
     public mutating func remove(_ name: String) -> Bool {
-        watchers.removeValue(forKey: name) != nil
+        guard watchers.removeValue(forKey: name) != nil else { return false }
+        revision &+= 1
+        return true
     }
 
     /// Watchers that have not acknowledged `seq`.
@@ -120,6 +147,9 @@ public struct WatcherRegistry: Sendable {
                 next = min(next, deadline)
             }
         }
+        if !gone.isEmpty {
+            revision &+= 1
+        }
         expired.append(contentsOf: gone)
         if expired.count > Self.expiriesKept {
             expired.removeFirst(expired.count - Self.expiriesKept)
@@ -131,7 +161,7 @@ public struct WatcherRegistry: Sendable {
     public static func json(_ watcher: Watcher, seq: UInt64) -> JSONValue {
         .object([
             ("name", .string(watcher.name)),
-            ("acked_seq", .uint(watcher.acknowledgedSeq)),
+            ("acked_seq", watcher.acknowledgedSeq.map { .uint($0) } ?? .null),
             ("outdated", .bool(watcher.acknowledgedSeq != seq)),
             ("connected", .bool(watcher.connectedStreams > 0)),
             ("last_seen", .string(Timestamp.rfc3339(milliseconds: watcher.lastSeenMilliseconds))),
@@ -144,7 +174,7 @@ public struct WatcherRegistry: Sendable {
         let list = watchers.values.sorted { $0.name < $1.name }.map { Self.json($0, seq: seq) }
         let gone = expired.map { expiry in
             JSONValue.object([
-                ("name", .string(expiry.name)), ("acked_seq", .uint(expiry.acknowledgedSeq)),
+                ("name", .string(expiry.name)), ("acked_seq", expiry.acknowledgedSeq.map { .uint($0) } ?? .null),
                 ("expired_at", .string(Timestamp.rfc3339(milliseconds: expiry.expiredAtMilliseconds))),
             ])
         }

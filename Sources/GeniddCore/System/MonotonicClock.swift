@@ -25,3 +25,17 @@ public enum MonotonicClock {
         return result > 0
     }
 }
+
+extension Duration {
+    /// Whole nanoseconds (negative durations count as zero).
+    public var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(seconds) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+
+    /// Whole milliseconds, rounded down (negative durations count as zero).
+    public var milliseconds: Int {
+        Int(nanoseconds / 1_000_000)
+    }
+}

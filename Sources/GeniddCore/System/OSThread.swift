@@ -52,9 +52,7 @@ public final class OSThread: Sendable {
     /// detaches the thread, when it is still running then (stuck in a system
     /// call): the process can exit without it.
     public func join(timeout: Duration) -> Bool {
-        let milliseconds = Int(
-            timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        if MonotonicClock.sleep(milliseconds: milliseconds, unlessSignalled: finished) {
+        if MonotonicClock.sleep(milliseconds: timeout.milliseconds, unlessSignalled: finished) {
             pthread_join(handle, nil)
             return true
         }
