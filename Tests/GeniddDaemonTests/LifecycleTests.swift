@@ -56,6 +56,41 @@ extension DaemonTests {
             #expect(changed["instance"] as? String == before["instance"] as? String)
         }
 
+        @Test(
+            "after the state directory is lost, a resume from the old series (Last-Event-ID, wait=INSTANCE.SEQ, If-None-Match) gets the new one at once; a bare seq waits"
+        )
+        func lostStateDirectory() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory, value: "1")
+            var daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            let old = try #require(try request(daemon.tcp, "/v1/generation").json["instance"] as? String)
+            #expect(daemon.terminate()?.status == 0)
+            try FileManager.default.removeItem(atPath: daemon.stateDirectory)
+            try counter.replace("2")
+            daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            let now = try request(daemon.tcp, "/v1/generation").json
+            let current = try #require(now["instance"] as? String)
+            #expect(current != old)
+            #expect(now["seq"] as? Int == 1, "the new series also starts at 1")
+
+            let resumed = try EventStreamClient(daemon.tcp, headers: [("Last-Event-ID", "\(old).1")])
+            let event = try #require(resumed.nextEvent(timeout: 5), "the same seq in another instance is not skipped")
+            #expect(event.id == "\(current).1")
+            var start = Date()
+            let poll = try request(daemon.tcp, "/v1/generation?wait=\(old).1&timeout=10", timeout: 15)
+            #expect(Date().timeIntervalSince(start) < 2)
+            #expect(poll.json["instance"] as? String == current)
+            #expect(
+                try request(daemon.tcp, "/v1/generation", headers: [("If-None-Match", "\"\(old).1\"")]).status == 200)
+            start = Date()
+            let bare = try request(daemon.tcp, "/v1/generation?wait=1&timeout=0.5")
+            #expect(
+                bare.status == 200 && Date().timeIntervalSince(start) >= 0.4,
+                "a bare seq is read in the current instance")
+            let tagged = try request(daemon.tcp, "/v1/generation", headers: [("If-None-Match", "\"\(current).1\"")])
+            #expect(tagged.status == 304)
+        }
+
         @Test("a second daemon on the same state directory is refused with a clear error")
         func stateDirectoryLock() throws {
             let directory = try DaemonProcess.makeDirectory()

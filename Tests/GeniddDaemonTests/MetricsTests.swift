@@ -73,5 +73,33 @@ extension DaemonTests {
             #expect(process.terminationStatus == 0, "promtool: \(findings)")
             #expect(findings.isEmpty, "promtool findings: \(findings)")
         }
+
+        @Test("starting genidd is not a change, and every counter series exists at 0 from the start")
+        func atStart() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory, value: "4")
+            var daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            let text = try request(daemon.tcp, "/metrics").text
+            #expect(Self.sample(text, "genidd_generation_changes_total ") == 0)
+            for reason in ["missing", "permission", "malformed", "io", "other"] {
+                #expect(Self.sample(text, "genidd_source_errors_total{reason=\"\(reason)\"}") == 0, "\(reason)")
+            }
+            #expect(Self.sample(text, "genidd_state_save_errors_total ") == 0)
+            #expect(Self.sample(text, "genidd_export_errors_total ") == 0)
+            #expect(Self.sample(text, "genidd_state_persisted ") == 1)
+            #expect(Self.sample(text, "genidd_exports_current ") == 1)
+            #expect(Self.sample(text, "genidd_http_requests_total{route=\"/v1/watchers/{name}\",code=\"429\"}") == 0)
+            #expect(Self.sample(text, "genidd_http_requests_total{route=\"/v1/events\",code=\"200\"}") == 0)
+            #expect(Self.sample(text, "genidd_http_requests_total{route=\"other\",code=\"404\"}") == 0)
+
+            // A restart is not a change either; a change while genidd was stopped is.
+            #expect(daemon.terminate()?.status == 0)
+            daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            #expect(Self.sample(try request(daemon.tcp, "/metrics").text, "genidd_generation_changes_total ") == 0)
+            #expect(daemon.terminate()?.status == 0)
+            try counter.replace("5")
+            daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            #expect(Self.sample(try request(daemon.tcp, "/metrics").text, "genidd_generation_changes_total ") == 1)
+        }
     }
 }

@@ -120,7 +120,7 @@ class Probes:
             sock.close()
         body = text.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in text else ""
         body = dechunk_loose(body)
-        expected = f"retry: 2000\n\nevent: generation\nid: {state['seq']}\ndata: "
+        expected = f"retry: 2000\n\nevent: generation\nid: {state['instance']}.{state['seq']}\ndata: "
         ok = body.startswith(expected)
         if ok:
             data = json.loads(body[len(expected):].split("\n", 1)[0])
@@ -128,7 +128,8 @@ class Probes:
         self.report("SSE starts with retry: 2000, then the current state as event/id/data", ok, repr(body[:160]))
 
     def sse_last_event_id(self):
-        seq = self.current()["seq"]
+        state = self.current()
+        seq = f"{state['instance']}.{state['seq']}"
         sock = self.connect()
         try:
             sock.sendall(
@@ -141,10 +142,11 @@ class Probes:
         finally:
             sock.close()
         ok = "retry: 2000\n\n" in text and ": keepalive\n\n" in text and "event:" not in text
-        self.report("SSE with Last-Event-ID = seq skips the initial event; keepalive comments follow", ok, repr(text[-160:]))
+        self.report("SSE with Last-Event-ID = instance.seq skips the initial event; keepalive comments follow", ok, repr(text[-160:]))
 
     def sse_change(self):
-        seq = self.current()["seq"]
+        state = self.current()
+        seq = f"{state['instance']}.{state['seq']}"
         sock = self.connect()
         try:
             sock.sendall(
@@ -155,12 +157,12 @@ class Probes:
             )
             read_until(sock, b"retry: 2000\n\n", count=1, seconds=3)
             new = self.bump()
-            text = dechunk_loose(read_until(sock, f"id: {new['seq']}\n".encode(), count=1, seconds=3).decode())
+            text = dechunk_loose(read_until(sock, f"id: {new['instance']}.{new['seq']}\n".encode(), count=1, seconds=3).decode())
             status, _, body = self.request("GET", "/v1/watchers/probe-sse")
             connected = status == 200 and json.loads(body)["connected"]
         finally:
             sock.close()
-        ok = f"event: generation\nid: {new['seq']}\n" in text and connected
+        ok = f"event: generation\nid: {new['instance']}.{new['seq']}\n" in text and connected
         self.report("SSE delivers a bump as the next generation event; ?watcher= shows connected", ok, repr(text[-160:]))
 
     def long_poll_timeout(self):

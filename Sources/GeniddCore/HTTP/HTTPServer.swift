@@ -21,7 +21,9 @@ public final class HTTPServer: HTTPRequestHandling {
     let limits: HTTPLimits
     /// Replaced whole when token files are re-read (SIGHUP).
     private let policy: Mutex<AccessPolicy>
-    let bumper: (any GenerationBumper)?
+    /// Replaced when a reload switches sources.
+    private let bumperSlot: Mutex<(any GenerationBumper)?>
+    var bumper: (any GenerationBumper)? { bumperSlot.withLock { $0 } }
     let metrics: DaemonMetrics?
     private let openConnections = Atomic<Int>(0)
 
@@ -32,13 +34,18 @@ public final class HTTPServer: HTTPRequestHandling {
         self.hub = hub
         self.limits = limits
         self.policy = Mutex(policy)
-        self.bumper = bumper
+        bumperSlot = Mutex(bumper)
         self.metrics = metrics
     }
 
     /// Who may do what, from now on (new tokens after SIGHUP).
     public func replacePolicy(_ newPolicy: AccessPolicy) {
         policy.withLock { $0 = newPolicy }
+    }
+
+    /// What `POST /v1/generation/bump` uses from now on (another source after a reload).
+    public func replaceBumper(_ newBumper: (any GenerationBumper)?) {
+        bumperSlot.withLock { $0 = newBumper }
     }
 
     /// Connections currently open across all listeners.

@@ -22,6 +22,7 @@ public final class DaemonMetrics: Sendable {
     private let exportErrors: Counter
     private let sourceErrorCounters: [SourceErrorReason: Counter]
     private let requestCounters = Mutex<[String: Counter]>([:])
+    private let sourceInfo = Mutex<Gauge?>(nil)
 
     /// Reasons a source fails, as `genidd_source_errors_total{reason}` labels.
     public enum SourceErrorReason: String, Sendable, CaseIterable {
@@ -90,11 +91,19 @@ public final class DaemonMetrics: Sendable {
     }
 
     /// Names the source and how it notices changes (known once it is open).
+    /// Replaces the previous description when a reload (SIGHUP) switched sources.
     public func describeSource(_ source: String, notification: String) {
-        registry.makeGauge(
+        let gauge = registry.makeGauge(
             descriptor: Self.name("source_info", "", "The generation source and how it notices changes (always 1)."),
-            labels: [("source", source), ("notification", notification)]
-        ).set(to: 1.0)
+            labels: [("source", source), ("notification", notification)])
+        gauge.set(to: 1.0)
+        let previous = sourceInfo.withLock { current in
+            defer { current = gauge }
+            return current
+        }
+        if let previous, previous !== gauge {
+            registry.unregisterGauge(previous)
+        }
     }
 
     /// A new state was published.

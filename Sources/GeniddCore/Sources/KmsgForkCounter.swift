@@ -26,15 +26,17 @@ public struct KmsgForkCounter: Sendable, Equatable {
             if record.sequence <= last {
                 return false
             }
-            if record.sequence > last + 1 {
-                noteLoss("kernel log records \(last + 1)...\(record.sequence - 1) were lost before genidd read them")
+            // `last` may come from the state file: no arithmetic on it may trap.
+            if record.sequence - last > 1 {
+                noteLoss("kernel log records \(last &+ 1)...\(record.sequence - 1) were lost before genidd read them")
             }
         }
         lastSequence = record.sequence
         guard record.facility == 0, record.message == Self.forkMessage else {
             return false
         }
-        generation += 1
+        // Wraps rather than traps: the count may start from a saved value.
+        generation &+= 1
         return true
     }
 
@@ -52,7 +54,7 @@ public struct KmsgForkCounter: Sendable, Equatable {
     private mutating func noteLoss(_ reason: String) {
         // A lost record may have been a fork: count one, once per batch.
         if doubt == nil {
-            generation += 1
+            generation &+= 1
             doubt = reason
         }
     }

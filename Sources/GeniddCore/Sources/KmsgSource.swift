@@ -40,6 +40,10 @@ public final class KmsgSource: GenerationSource {
             throw error
         }
         file = OwnedDescriptor(fd)
+        let identity = try FileIdentity(descriptor: fd, path: path)
+        guard identity.isCharacterDevice else {
+            throw SourceError("\(path): is \(identity.kind.rawValue), not the kernel log device")
+        }
         let cursor = resume?.cursor.flatMap { UInt64($0) }
         counter = KmsgForkCounter(generation: resume?.generation ?? 0, lastSequence: cursor)
         let firstSequence = try drain()

@@ -28,12 +28,14 @@ final class MappedDevice {
         self.path = path
         self.minimumSize = minimumSize
         self.contents = contents
-        let fd = Glibc.open(path, flags | O_CLOEXEC | O_NOCTTY)
+        // Non-blocking: a FIFO planted at the path must not block the source thread in open().
+        let fd = Glibc.open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else { throw SystemError("open", path: path) }
         do {
             identity = try FileIdentity(descriptor: fd, path: path)
             guard identity.isCharacterDevice || identity.isRegularFile else {
-                throw SourceError("\(path): neither a character device nor a regular file")
+                throw SourceError(
+                    "\(path): is \(identity.kind.rawValue), neither a character device nor a regular file")
             }
             if identity.isRegularFile && identity.size < minimumSize {
                 throw SourceError("\(path): holds \(identity.size) bytes; \(contents) needs \(minimumSize)")

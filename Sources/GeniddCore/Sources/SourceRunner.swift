@@ -28,8 +28,8 @@ public final class SourceRunner: @unchecked Sendable {
     private let acknowledgementPolicy: AcknowledgementPolicy
     /// A delivered reading whose acknowledgement waits for HTTP watchers.
     private var awaitingWatchers: SourceReading?
-    /// When failed writes are retried next (monotonic ns).
-    private var nextWriteRetry: UInt64 = 0
+    /// When failed writes are retried next (monotonic ns), once some failed.
+    private var nextWriteRetry: UInt64?
     /// How often a held acknowledgement is re-checked, in ms.
     static let watcherCheckInterval = 20
     /// How often failed writes (state, export files) are retried, in ms.
@@ -183,7 +183,7 @@ public final class SourceRunner: @unchecked Sendable {
             timeout = min(timeout, Self.watcherCheckInterval)
         }
         if tracker.hasFailedWrites {
-            consider(nextWriteRetry)
+            consider(nextWriteRetry ?? now)
         }
         if isOpen {
             if let interval = source.checkInterval { timeout = min(timeout, interval) }
@@ -229,8 +229,12 @@ public final class SourceRunner: @unchecked Sendable {
                 continue
             }
             let now = MonotonicClock.nanoseconds()
-            if tracker.hasFailedWrites && now >= nextWriteRetry {
+            if !tracker.hasFailedWrites {
+                nextWriteRetry = nil
+            } else if let due = nextWriteRetry, now >= due {
                 tracker.retryWrites()
+                nextWriteRetry = now + UInt64(Self.writeRetryInterval) * 1_000_000
+            } else if nextWriteRetry == nil {
                 nextWriteRetry = now + UInt64(Self.writeRetryInterval) * 1_000_000
             }
             if isOpen {

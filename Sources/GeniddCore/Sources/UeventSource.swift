@@ -31,10 +31,11 @@ public final class UeventSource: GenerationSource {
         guard fd >= 0 else { throw SystemError("socket(NETLINK_KOBJECT_UEVENT)") }
         _ = KernelShims.setReceiveBuffer(fd, bytes: receiveBuffer)
         socket = OwnedDescriptor(fd)
+        // Counted with wrapping additions: it may start from a saved value.
         generation = resume?.generation ?? 0
         let doubt = resume == nil ? nil : "uevents sent while genidd was not listening cannot be replayed"
         if doubt != nil {
-            generation += 1
+            generation &+= 1
         }
         return .reading(SourceReading(generation: generation, doubt: doubt))
     }
@@ -67,13 +68,13 @@ public final class UeventSource: GenerationSource {
             guard let message = UeventMessage.parse(buffer[0..<count]) else { continue }
             if message.isNewVMGeneration {
                 changed = true
-                generation += 1
+                generation &+= 1
             } else if message.environment["DRIVER"] == "vmgenid" {
                 log("ignored a vmgenid uevent without NEW_VMGENID=1 (\(message.action)@\(message.devicePath))")
             }
         }
         if let doubt, !changed {
-            generation += 1
+            generation &+= 1
             return [.reading(SourceReading(generation: generation, doubt: doubt))]
         }
         return changed ? [.reading(SourceReading(generation: generation, doubt: doubt))] : []

@@ -13,6 +13,8 @@ public struct FileIdentity: Sendable, Equatable {
     public let isRegularFile: Bool
     public let size: Int64
     public let links: UInt64
+    /// What kind of file it is, for messages.
+    public let kind: FileKind
     /// The owning uid.
     public let owner: UInt32
     /// Space allocated to the file, in bytes (a sparse file has less than its size).
@@ -28,6 +30,7 @@ public struct FileIdentity: Sendable, Equatable {
         links = UInt64(info.st_nlink)
         allocatedBytes = Int64(info.st_blocks) * 512
         owner = info.st_uid
+        kind = FileKind(mode: info.st_mode)
     }
 
     /// The identity of an open descriptor.

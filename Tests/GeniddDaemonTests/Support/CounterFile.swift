@@ -11,6 +11,11 @@ struct CounterFile {
         if let value { try write(value) }
     }
 
+    /// The counter file at `url`, as it is.
+    init(existing url: URL) {
+        self.url = url
+    }
+
     /// Rewrites the file in place (truncate + write, as `echo N > file` does).
     func write(_ text: String) throws {
         try Data((text + "\n").utf8).write(to: url)
