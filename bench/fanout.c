@@ -89,7 +89,8 @@ int main(int argc, char **argv)
     int port = atoi(argv[1]), count = atoi(argv[2]);
     const char *counter = argv[3], *next_value = argv[4];
     char marker[64];
-    snprintf(marker, sizeof marker, "id: %s\n", argv[5]);
+    /* ids are "<instance>.<seq>": the end of the id line names the seq. */
+    snprintf(marker, sizeof marker, ".%s\ndata: ", argv[5]);
     int daemon_pid = atoi(argv[6]), idle_seconds = atoi(argv[7]);
 
     struct rlimit limit = {count + 64, count + 64};

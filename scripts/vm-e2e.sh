@@ -480,7 +480,7 @@ check_disruption() {
 }
 # The tagged lines printed by guest-client for a change (not the start lines).
 longpoll_line() { echo "E2E longpoll seq=$1 generation=$2\$"; }
-sse_line() { echo "E2E sse seq=$1 generation=$2 id=$1\$"; }
+sse_line() { echo "E2E sse seq=$1 generation=$2 id=[A-Za-z0-9_-]+\\.$1\$"; }
 
 # ---------------------------------------------------------------------------
 # Boot.
@@ -506,7 +506,7 @@ boot=$("${vmctl[@]}" wait-serial "$serial_log" "$qemu_pid" "$boot_timeout" \
     probe='info source chosen' \
     ready='notice ready generation=' \
     longpoll='E2E longpoll start seq=[0-9]+ generation=[0-9]+$' \
-    sse='E2E sse start seq=[0-9]+ generation=[0-9]+ id=[0-9]+$') ||
+    sse='E2E sse start seq=[0-9]+ generation=[0-9]+ id=[A-Za-z0-9_-]+\.[0-9]+$') ||
     fail "the guest did not come up (see $serial_log)"
 boot_ms() { json "j['$1']['t'] - $boot_start" <<<"$boot"; }
 step "boot: /init after $(boot_ms init) ms, genidd ready after $(boot_ms ready) ms, both guest clients subscribed after $(($(boot_ms longpoll) > $(boot_ms sse) ? $(boot_ms longpoll) : $(boot_ms sse))) ms"
@@ -525,7 +525,9 @@ fi
 seq=$(json 'j["longpoll"]["line"].split("seq=")[1].split()[0]' <<<"$boot")
 generation=$(json 'j["longpoll"]["line"].split("generation=")[1].split()[0]' <<<"$boot")
 sse_start=$(json 'j["sse"]["line"]' <<<"$boot")
-[[ $sse_start == "E2E sse start seq=$seq generation=$generation id=$seq" ]] ||
+# SSE ids are <instance>.<seq>; the host's subscribers resume with that form.
+instance=$(json 'j["sse"]["line"].split("id=")[1].rsplit(".", 1)[0]' <<<"$boot")
+[[ $sse_start == "E2E sse start seq=$seq generation=$generation id=$instance.$seq" ]] ||
     fail "guest clients disagree at start: longpoll seq=$seq generation=$generation, $sse_start"
 ((generation == 0)) || fail "a fresh boot should have generation 0 (no VM fork yet), genidd says $generation"
 check_rest "$generation" "$seq"
@@ -579,7 +581,7 @@ for ((round = 1; round <= ${#plan[@]}; round++)); do
     if [[ $kind == new ]]; then
         expect_seq=$((seq + 1)) expect_generation=$((generation + 1))
         observed=$("${vmctl[@]}" resume "$qmp_socket" "$qemu_pid" "$serial_log" \
-            "http://127.0.0.1:$port/v1/events" "$seq" "$event_timeout" "$settle_seconds" \
+            "http://127.0.0.1:$port/v1/events" "$instance.$seq" "$event_timeout" "$settle_seconds" \
             kernel="$fork_line" \
             genidd="generation change reported generation=$expect_generation .*seq=$expect_seq\$" \
             longpoll="$(longpoll_line "$expect_seq" "$expect_generation")" \
@@ -591,8 +593,8 @@ for ((round = 1; round <= ${#plan[@]}; round++)); do
         host_events=$(json 'len([e for e in j["sse"]["events"] if e.get("event", "generation") == "generation"])' <<<"$observed")
         ((host_events == 1)) || fail "restore $round: the host SSE client got $host_events generation events, expected 1: $observed"
         host_event=$(json '"%s %s %s" % next((e["id"], e["data"]["seq"], e["data"]["generation"]) for e in j["sse"]["events"] if e.get("event", "generation") == "generation")' <<<"$observed")
-        [[ $host_event == "$expect_seq $expect_seq $expect_generation" ]] ||
-            fail "restore $round: the host SSE event has id/seq/generation $host_event, expected $expect_seq $expect_seq $expect_generation"
+        [[ $host_event == "$instance.$expect_seq $expect_seq $expect_generation" ]] ||
+            fail "restore $round: the host SSE event has id/seq/generation $host_event, expected $instance.$expect_seq $expect_seq $expect_generation"
         # The host client listened $settle_seconds s past its event: by now an
         # extra guest line would be on the console too.
         for tag in "$fork_line" 'generation change reported' "$(longpoll_line '[0-9]+' '[0-9]+')" "$(sse_line '[0-9]+' '[0-9]+')"; do
@@ -619,7 +621,7 @@ for ((round = 1; round <= ${#plan[@]}; round++)); do
         # (--vmclock: except the clock disruption, which every restore brings;
         # the host client then listens $quiet_seconds s past that event.)
         observed=$("${vmctl[@]}" resume "$qmp_socket" "$qemu_pid" "$serial_log" \
-            "http://127.0.0.1:$port/v1/events" "$seq" "$quiet_seconds" "$((vmclock ? quiet_seconds : 0))" \
+            "http://127.0.0.1:$port/v1/events" "$instance.$seq" "$quiet_seconds" "$((vmclock ? quiet_seconds : 0))" \
             "${restore_specs[@]}") ||
             fail "restore $round: observing failed: $observed"
         echo "$observed" >"$run/observed-$round.json"

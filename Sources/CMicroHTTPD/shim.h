@@ -17,6 +17,10 @@ struct cmhd_daemon_config {
     unsigned int connection_limit;    ///< hard limit inside libmicrohttpd
     size_t connection_memory_limit;   ///< per-connection pool: caps request header size
     unsigned int connection_timeout;  ///< idle seconds before a non-suspended connection closes
+    /// Called with each request's raw target (before libmicrohttpd decodes the
+    /// path or parses the query); its result becomes the request's context.
+    void *(*uri_log_callback)(void *cls, const char *uri, struct MHD_Connection *connection);
+    void *uri_log_context;
 };
 
 /// Starts a daemon on an already listening socket. Called once per listener
@@ -37,6 +41,7 @@ static inline struct MHD_Daemon *cmhd_start_daemon(
         MHD_OPTION_CONNECTION_TIMEOUT, config->connection_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, completed, completed_context,
         MHD_OPTION_NOTIFY_CONNECTION, connection_notify, connection_context,
+        MHD_OPTION_URI_LOG_CALLBACK, config->uri_log_callback, config->uri_log_context,
         MHD_OPTION_END);
 }
 
@@ -57,6 +62,20 @@ static inline int cmhd_connection_fd(struct MHD_Connection *connection)
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     return info == NULL ? -1 : (int)info->connect_fd;
 }
+
+/// The context genidd stored for a connection when it opened
+/// (MHD_CONNECTION_INFO_SOCKET_CONTEXT), or NULL. Called on the connection's
+/// worker thread; the pointer stays genidd's until the CLOSED notification.
+static inline void *cmhd_connection_socket_context(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info == NULL ? NULL : info->socket_context;
+}
+
+/// `MHD_CONTENT_READER_END_WITH_ERROR`, a macro Swift does not import: ends a
+/// streaming response by closing the connection (the peer is gone).
+static inline ssize_t cmhd_content_reader_end_with_error(void) { return MHD_CONTENT_READER_END_WITH_ERROR; }
 
 /// `MHD_CONTENT_READER_END_OF_STREAM`, a macro Swift does not import.
 static inline ssize_t cmhd_content_reader_end_of_stream(void) { return MHD_CONTENT_READER_END_OF_STREAM; }

@@ -304,12 +304,12 @@ _Noreturn static void run_longpoll(const char *host, int port) {
 /* ---- Server-Sent Events ------------------------------------------------- */
 
 struct sse_state {
-    uint64_t last_id;
+    char last_id[96]; /* "<instance>.<seq>", sent back as Last-Event-ID */
     int have_id;
     int started;
     char type[64];     /* the event field of the event being read ("" = message) */
     char data[4096];   /* the data field of the event being read */
-    uint64_t event_id; /* its id field */
+    char event_id[96]; /* its id field */
     int event_has_id;
     char line[8192]; /* a line split across chunks */
     size_t line_used;
@@ -320,7 +320,7 @@ static void sse_line(struct sse_state *s, const char *line) {
     if (strncmp(line, "event: ", 7) == 0) {
         snprintf(s->type, sizeof s->type, "%s", line + 7);
     } else if (strncmp(line, "id: ", 4) == 0) {
-        s->event_id = strtoull(line + 4, NULL, 10);
+        snprintf(s->event_id, sizeof s->event_id, "%s", line + 4);
         s->event_has_id = 1;
     } else if (strncmp(line, "data: ", 6) == 0) {
         snprintf(s->data, sizeof s->data, "%s", line + 6);
@@ -339,12 +339,12 @@ static void sse_line(struct sse_state *s, const char *line) {
         if (json_number(s->data, "seq", &seq) != 0 || json_number(s->data, "generation", &generation) != 0) {
             say("error unreadable event: %s", s->data);
         } else {
-            say("%sseq=%" PRIu64 " generation=%" PRIu64 " id=%" PRIu64, s->started ? "" : "start ", seq,
-                generation, s->event_id);
+            say("%sseq=%" PRIu64 " generation=%" PRIu64 " id=%s", s->started ? "" : "start ", seq, generation,
+                s->event_id);
             s->started = 1;
         }
         if (s->event_has_id) {
-            s->last_id = s->event_id;
+            snprintf(s->last_id, sizeof s->last_id, "%s", s->event_id);
             s->have_id = 1;
         }
         s->data[0] = '\0';
@@ -385,7 +385,7 @@ _Noreturn static void run_sse(const char *host, int port) {
                               "GET /v1/events HTTP/1.1\r\nHost: genidd\r\nAccept: text/event-stream\r\n");
         if (s.have_id) {
             length += snprintf(request + length, sizeof request - (size_t)length,
-                               "Last-Event-ID: %" PRIu64 "\r\n", s.last_id);
+                               "Last-Event-ID: %s\r\n", s.last_id);
         }
         length += snprintf(request + length, sizeof request - (size_t)length, "\r\n");
         int chunked, status = -1;

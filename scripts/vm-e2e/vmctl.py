@@ -252,7 +252,7 @@ def subscribe(url, last_id, first_timeout, settle):
             if line.startswith("event: "):
                 event["event"] = line[7:]
             elif line.startswith("id: "):
-                event["id"] = int(line[4:])
+                event["id"] = line[4:]
             elif line.startswith("data: "):
                 event["data"] = json.loads(line[6:])
             elif line == "" and "data" in event:
