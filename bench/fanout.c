@@ -103,7 +103,7 @@ int main(int argc, char **argv)
     int epoll = epoll_create1(0);
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
     inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-    const char *request = "GET /v1/events HTTP/1.1\r\nHost: bench\r\n\r\n";
+    const char *request = "GET /v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
     double start = now_ms();
     int connected = 0;

@@ -525,9 +525,10 @@ fi
 seq=$(json 'j["longpoll"]["line"].split("seq=")[1].split()[0]' <<<"$boot")
 generation=$(json 'j["longpoll"]["line"].split("generation=")[1].split()[0]' <<<"$boot")
 sse_start=$(json 'j["sse"]["line"]' <<<"$boot")
-# SSE ids are <instance>.<seq>; the host's subscribers resume with that form.
-instance=$(json 'j["sse"]["line"].split("id=")[1].rsplit(".", 1)[0]' <<<"$boot")
-[[ $sse_start == "E2E sse start seq=$seq generation=$generation id=$instance.$seq" ]] ||
+# SSE ids are <instance>.<seq> (genidd's series, not QEMU's $instance); the
+# host's subscribers resume with that form.
+series=$(json 'j["sse"]["line"].split("id=")[1].rsplit(".", 1)[0]' <<<"$boot")
+[[ $sse_start == "E2E sse start seq=$seq generation=$generation id=$series.$seq" ]] ||
     fail "guest clients disagree at start: longpoll seq=$seq generation=$generation, $sse_start"
 ((generation == 0)) || fail "a fresh boot should have generation 0 (no VM fork yet), genidd says $generation"
 check_rest "$generation" "$seq"
@@ -581,7 +582,7 @@ for ((round = 1; round <= ${#plan[@]}; round++)); do
     if [[ $kind == new ]]; then
         expect_seq=$((seq + 1)) expect_generation=$((generation + 1))
         observed=$("${vmctl[@]}" resume "$qmp_socket" "$qemu_pid" "$serial_log" \
-            "http://127.0.0.1:$port/v1/events" "$instance.$seq" "$event_timeout" "$settle_seconds" \
+            "http://127.0.0.1:$port/v1/events" "$series.$seq" "$event_timeout" "$settle_seconds" \
             kernel="$fork_line" \
             genidd="generation change reported generation=$expect_generation .*seq=$expect_seq\$" \
             longpoll="$(longpoll_line "$expect_seq" "$expect_generation")" \
@@ -593,8 +594,8 @@ for ((round = 1; round <= ${#plan[@]}; round++)); do
         host_events=$(json 'len([e for e in j["sse"]["events"] if e.get("event", "generation") == "generation"])' <<<"$observed")
         ((host_events == 1)) || fail "restore $round: the host SSE client got $host_events generation events, expected 1: $observed"
         host_event=$(json '"%s %s %s" % next((e["id"], e["data"]["seq"], e["data"]["generation"]) for e in j["sse"]["events"] if e.get("event", "generation") == "generation")' <<<"$observed")
-        [[ $host_event == "$instance.$expect_seq $expect_seq $expect_generation" ]] ||
-            fail "restore $round: the host SSE event has id/seq/generation $host_event, expected $instance.$expect_seq $expect_seq $expect_generation"
+        [[ $host_event == "$series.$expect_seq $expect_seq $expect_generation" ]] ||
+            fail "restore $round: the host SSE event has id/seq/generation $host_event, expected $series.$expect_seq $expect_seq $expect_generation"
         # The host client listened $settle_seconds s past its event: by now an
         # extra guest line would be on the console too.
         for tag in "$fork_line" 'generation change reported' "$(longpoll_line '[0-9]+' '[0-9]+')" "$(sse_line '[0-9]+' '[0-9]+')"; do
@@ -621,7 +622,7 @@ for ((round = 1; round <= ${#plan[@]}; round++)); do
         # (--vmclock: except the clock disruption, which every restore brings;
         # the host client then listens $quiet_seconds s past that event.)
         observed=$("${vmctl[@]}" resume "$qmp_socket" "$qemu_pid" "$serial_log" \
-            "http://127.0.0.1:$port/v1/events" "$instance.$seq" "$quiet_seconds" "$((vmclock ? quiet_seconds : 0))" \
+            "http://127.0.0.1:$port/v1/events" "$series.$seq" "$quiet_seconds" "$((vmclock ? quiet_seconds : 0))" \
             "${restore_specs[@]}") ||
             fail "restore $round: observing failed: $observed"
         echo "$observed" >"$run/observed-$round.json"

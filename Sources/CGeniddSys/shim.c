@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <malloc.h>
 
 void genidd_secure_zero(void *pointer, size_t length)
 {
@@ -60,6 +61,21 @@ int genidd_epoll_add(int epoll_fd, int fd, uint64_t tag)
 {
     struct epoll_event event = {.events = EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP, .data.u64 = tag};
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int genidd_epoll_watch_hangup(int epoll_fd, int fd, uint64_t tag)
+{
+    struct epoll_event event = {.events = EPOLLRDHUP | EPOLLONESHOT, .data.u64 = tag};
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -1;
+    return epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &event);
+}
+
+void genidd_trim_heap(void)
+{
+    malloc_trim(0);
 }
 
 int genidd_epoll_ready(int epoll_fd, uint64_t *tags, uint32_t *events, int capacity)

@@ -68,6 +68,21 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Open connections beyond which requests get 503. (GENIDD_MAX_CONNECTIONS)")
     var maxConnections: Int?
 
+    @Option(
+        help:
+            "Open connections one peer (a uid on the Unix socket, an address on TCP) may hold (default: half of --max-connections). (GENIDD_MAX_CONNECTIONS_PER_PEER)"
+    )
+    var maxConnectionsPerPeer: Int?
+
+    @Option(
+        help: "How long a connection may take to send a request's headers: 5s, 500ms. (GENIDD_REQUEST_HEADER_TIMEOUT)")
+    var requestHeaderTimeout: String?
+
+    @Option(
+        help:
+            "Host name TCP requests may carry besides IP addresses and localhost; repeatable. (GENIDD_ALLOWED_HOST)")
+    var allowedHost: [String] = []
+
     @Option(help: "HTTP worker threads per listener (default: one per CPU). (GENIDD_THREADS)")
     var threads: Int?
 
@@ -176,6 +191,28 @@ struct ServeCommand: ParsableCommand {
                 throw ValidationError("--max-connections must be between 1 and 1000000, got \(value)")
             }
             configuration.maxConnections = value
+        }
+        if let value = try maxConnectionsPerPeer
+            ?? environment.integer("MAX_CONNECTIONS_PER_PEER", flag: "--max-connections-per-peer")
+        {
+            guard (1...configuration.maxConnections).contains(value) else {
+                throw ValidationError(
+                    "--max-connections-per-peer must be between 1 and --max-connections (\(configuration.maxConnections)), got \(value)"
+                )
+            }
+            configuration.maxConnectionsPerPeer = value
+        }
+        if let text = requestHeaderTimeout ?? environment["REQUEST_HEADER_TIMEOUT"] {
+            guard let milliseconds = DurationArgument.milliseconds(text), (100...300_000).contains(milliseconds) else {
+                throw ValidationError(
+                    "--request-header-timeout must be a duration from 100ms to 300s, such as 5s, got '\(text)'")
+            }
+            configuration.requestHeaderTimeout = .milliseconds(milliseconds)
+        }
+        configuration.allowedHosts = allowedHost.isEmpty ? environment.list("ALLOWED_HOST") : allowedHost
+        for host in configuration.allowedHosts
+        where host.isEmpty || host.contains(where: { $0 == ":" || $0 == "/" || $0 == " " }) {
+            throw ValidationError("--allowed-host takes a host name without port, got '\(host)'")
         }
         if let value = try threads ?? environment.integer("THREADS", flag: "--threads") {
             guard (1...256).contains(value) else {

@@ -95,7 +95,10 @@ extension DaemonTests {
             let counter = try CounterFile(in: directory)
             let daemon = try DaemonProcess(
                 directory: directory,
-                arguments: ["--source", counter.sourceArgument, "--heartbeat", "100ms", "--max-connections", "20"])
+                arguments: [
+                    "--source", counter.sourceArgument, "--heartbeat", "100ms", "--max-connections", "20",
+                    "--max-connections-per-peer", "20",
+                ])
             for _ in 0..<3 {
                 // 20 subscribers connect and vanish; if they were not freed the next round would hit the limit.
                 var streams = try (0..<20).map { _ in try EventStreamClient(daemon.tcp) }

@@ -59,7 +59,7 @@ class Probes:
     def _request_once(self, method, path, headers, body, where, token, timeout):
         sock = self.connect(where, timeout)
         try:
-            lines = [f"{method} {path} HTTP/1.1", "Host: genidd", "Connection: close"]
+            lines = [f"{method} {path} HTTP/1.1", "Host: localhost", "Connection: close"]
             if token:
                 lines.append("Authorization: Bearer " + (self.read_token if token == "read" else self.admin_token))
             lines += list(headers)
@@ -111,7 +111,7 @@ class Probes:
         try:
             sock.sendall(
                 (
-                    "GET /v1/events HTTP/1.1\r\nHost: genidd\r\n"
+                    "GET /v1/events HTTP/1.1\r\nHost: localhost\r\n"
                     f"Authorization: Bearer {self.read_token}\r\n\r\n"
                 ).encode()
             )
@@ -134,7 +134,7 @@ class Probes:
         try:
             sock.sendall(
                 (
-                    "GET /v1/events HTTP/1.1\r\nHost: genidd\r\n"
+                    "GET /v1/events HTTP/1.1\r\nHost: localhost\r\n"
                     f"Authorization: Bearer {self.read_token}\r\nLast-Event-ID: {seq}\r\n\r\n"
                 ).encode()
             )
@@ -151,7 +151,7 @@ class Probes:
         try:
             sock.sendall(
                 (
-                    "GET /v1/events?watcher=probe-sse HTTP/1.1\r\nHost: genidd\r\n"
+                    "GET /v1/events?watcher=probe-sse HTTP/1.1\r\nHost: localhost\r\n"
                     f"Authorization: Bearer {self.read_token}\r\nLast-Event-ID: {seq}\r\n\r\n"
                 ).encode()
             )
@@ -179,7 +179,7 @@ class Probes:
         try:
             sock.sendall(
                 (
-                    f"GET /v1/generation?wait={seq}&timeout=30 HTTP/1.1\r\nHost: genidd\r\n"
+                    f"GET /v1/generation?wait={seq}&timeout=30 HTTP/1.1\r\nHost: localhost\r\n"
                     f"Authorization: Bearer {self.read_token}\r\nConnection: close\r\n\r\n"
                 ).encode()
             )
@@ -236,7 +236,7 @@ class Probes:
     def connection_limit(self):
         hold = self.connect(self.limited)
         try:
-            hold.sendall(b"GET /v1/events HTTP/1.1\r\nHost: genidd\r\n\r\n")
+            hold.sendall(b"GET /v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
             read_until(hold, b"retry: 2000", count=1, seconds=3)
             status, headers, body = self.request("GET", "/healthz", where=self.limited, token=None)
         finally:

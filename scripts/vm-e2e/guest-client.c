@@ -254,7 +254,7 @@ static int get_generation(const char *host, int port, const char *target, uint64
     }
     char request[256];
     int length = snprintf(request, sizeof request,
-                          "GET %s HTTP/1.1\r\nHost: genidd\r\nConnection: close\r\n\r\n", target);
+                          "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", target);
     int chunked, status = -1;
     long content_length;
     char body[4096];
@@ -382,7 +382,7 @@ _Noreturn static void run_sse(const char *host, int port) {
         }
         char request[256];
         int length = snprintf(request, sizeof request,
-                              "GET /v1/events HTTP/1.1\r\nHost: genidd\r\nAccept: text/event-stream\r\n");
+                              "GET /v1/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n");
         if (s.have_id) {
             length += snprintf(request + length, sizeof request - (size_t)length,
                                "Last-Event-ID: %s\r\n", s.last_id);

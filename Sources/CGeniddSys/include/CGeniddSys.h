@@ -39,6 +39,16 @@ int genidd_epoll_create(void);
 /// Adds `fd` to `epoll_fd` for readability (plus hang-up and error), reported with `tag`.
 int genidd_epoll_add(int epoll_fd, int fd, uint64_t tag);
 
+/// Watches `fd` in `epoll_fd` for the peer hanging up (EPOLLRDHUP, plus
+/// EPOLLHUP and EPOLLERR), once (EPOLLONESHOT), reported with `tag`; re-arms
+/// an existing registration of the same descriptor. Data arriving on `fd` is
+/// not reported. Returns 0 or -1 with errno set.
+int genidd_epoll_watch_hangup(int epoll_fd, int fd, uint64_t tag);
+
+/// Returns free heap memory to the kernel (malloc_trim(0)), after many
+/// connections closed at once.
+void genidd_trim_heap(void);
+
 /// Collects up to `capacity` ready tags without blocking; returns how many, or -1.
 int genidd_epoll_ready(int epoll_fd, uint64_t *tags, uint32_t *events, int capacity);
 

@@ -15,6 +15,9 @@ public final class Daemon {
         self.logger = logger
     }
 
+    /// Connections libmicrohttpd accepts beyond `--max-connections`, for probes.
+    static let probeReserve = 256
+
     /// How long shutdown waits for SSE streams to end before stopping anyway.
     static let shutdownGraceMilliseconds = 700
 
@@ -31,7 +34,7 @@ public final class Daemon {
         // and the signals reach only this descriptor.
         let signals = try SignalDescriptor(Self.handledSignals)
         signal(SIGPIPE, SIG_IGN)
-        Self.raiseFileLimit(atLeast: configuration.maxConnections + 256)
+        Self.raiseFileLimit(atLeast: configuration.maxConnections + Self.probeReserve + 256)
 
         let store = try StateStore(directory: configuration.stateDirectory)
         let hasher = try makeHasher()
@@ -59,9 +62,16 @@ public final class Daemon {
             sourceName: choice.source.name, logger: logger)
         let watchers = try WatcherPersistence(
             hub: hub, directory: store.directory, bootID: StateStore.currentBootID(), logger: logger)
+        let connections = ConnectionTable(
+            limits: ConnectionTable.Limits(
+                total: configuration.maxConnections,
+                perPeer: configuration.maxConnectionsPerPeer ?? max(1, configuration.maxConnections / 2),
+                headerTimeout: configuration.requestHeaderTimeout),
+            wake: hub.sweeperWake)
         let server = HTTPServer(
-            hub: hub, limits: HTTPLimits(maxConnections: configuration.maxConnections),
-            policy: policy, bumper: choice.source.makeBumper(), metrics: metrics)
+            hub: hub, limits: HTTPLimits(), connections: connections,
+            hostCheck: HostCheck(allowedNames: Set(configuration.allowedHosts)), policy: policy,
+            bumper: choice.source.makeBumper(), metrics: metrics)
         let runner = try SourceRunner(
             source: choice.source, companions: choice.companions, tracker: tracker,
             acknowledgementPolicy: configuration.acknowledgementPolicy, logger: logger, resolve: resolve,
@@ -77,7 +87,9 @@ public final class Daemon {
         defer { sockets.forEach { $0.close() } }
         let settings = MicroHTTPDaemonSettings(
             threads: configuration.threads,
-            connectionLimit: configuration.maxConnections + 64,
+            // Room beyond the ordinary budget for probe-only connections
+            // (see ConnectionTable): probes still get in when it is spent.
+            connectionLimit: configuration.maxConnections + Self.probeReserve,
             // Holds a request's line, headers and query arguments, and the write
             // buffer; 6 KiB keeps an idle SSE subscriber near 11 KiB of RSS
             // while leaving room for error responses to oversized requests.
@@ -95,7 +107,7 @@ public final class Daemon {
             }
             logger.notice("listening", metadata: ["address": "\(socket.boundDescription)"])
         }
-        let sweeper = try Sweeper(hub: hub)
+        let sweeper = try Sweeper(hub: hub, connections: connections, logger: logger)
         try runner.start()
         logger.notice(
             "ready", metadata: ["seq": "\(tracker.current.seq)", "generation": "\(tracker.current.generation)"])

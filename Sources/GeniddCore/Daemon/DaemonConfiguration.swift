@@ -14,6 +14,13 @@ public struct DaemonConfiguration: Sendable {
     public var uuidFile: String?
     public var hashKeyFile: String?
     public var maxConnections = 10_000
+    /// Connections one peer (a uid on the Unix socket, an address on TCP) may
+    /// hold for ordinary requests; nil: half of `maxConnections`.
+    public var maxConnectionsPerPeer: Int?
+    /// How long a connection may take to send a request's headers.
+    public var requestHeaderTimeout = Duration.seconds(5)
+    /// Host names TCP requests may carry besides IP literals and localhost.
+    public var allowedHosts: [String] = []
     /// genidd's version, for `genidd_build_info`.
     public var version = "unknown"
     /// Who may call admin routes and, optionally, read. Its tokens come from

@@ -18,6 +18,10 @@ final class EventStream: HTTPStreamProducer, @unchecked Sendable {
     var owesDelivery = false
     /// End the stream once everything queued is sent.
     var closing = false
+    /// The client hung up: close the connection at the next chance.
+    var peerGone = false
+    /// The stream's hang-up watch token in the hub (0: not watched).
+    var hangupToken: UInt64 = 0
 
     /// The watcher name the subscriber gave (`?watcher=NAME`), if any.
     let watcher: String?

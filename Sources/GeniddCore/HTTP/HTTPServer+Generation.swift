@@ -38,7 +38,8 @@ extension HTTPServer {
         }
         guard
             let stream = hub.openStream(
-                on: connection, lastEventID: connection.header("Last-Event-ID"), watcher: watcher)
+                on: connection, descriptor: request.connection?.descriptor ?? connection.socketDescriptor,
+                lastEventID: connection.header("Last-Event-ID"), watcher: watcher)
         else {
             if hub.isShuttingDown || hub.published == nil {
                 throw HTTPProblem(

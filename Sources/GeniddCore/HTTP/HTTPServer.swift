@@ -2,37 +2,40 @@ import Synchronization
 
 /// Limits that keep one client from exhausting the daemon.
 public struct HTTPLimits: Sendable {
-    /// Open connections (all listeners together) beyond which requests get 503.
-    public var maxConnections: Int
     /// Largest request body accepted (acknowledgements and bumps are tiny JSON).
     public var maxBodyBytes: Int
 
-    public init(maxConnections: Int, maxBodyBytes: Int = 1024) {
-        self.maxConnections = maxConnections
+    public init(maxBodyBytes: Int = 1024) {
         self.maxBodyBytes = maxBodyBytes
     }
 }
 
 /// Answers genidd's HTTP API from the ``GenerationHub``. Called by
 /// libmicrohttpd's worker threads; never blocks and never awaits. Routes live
-/// in `HTTPServer+Generation.swift` and `HTTPServer+Watchers.swift`.
+/// in `HTTPServer+Generation.swift` and `HTTPServer+Watchers.swift`, the
+/// checks every request passes before them in `HTTPServer+Screening.swift`.
 public final class HTTPServer: HTTPRequestHandling {
     let hub: GenerationHub
     let limits: HTTPLimits
+    /// Open connections per peer, and idle connections' deadlines.
+    public let connections: ConnectionTable
+    /// Which `Host` values TCP requests may carry.
+    let hostCheck: HostCheck
     /// Replaced whole when token files are re-read (SIGHUP).
     private let policy: Mutex<AccessPolicy>
     /// Replaced when a reload switches sources.
     private let bumperSlot: Mutex<(any GenerationBumper)?>
     var bumper: (any GenerationBumper)? { bumperSlot.withLock { $0 } }
     let metrics: DaemonMetrics?
-    private let openConnections = Atomic<Int>(0)
 
     public init(
-        hub: GenerationHub, limits: HTTPLimits, policy: AccessPolicy, bumper: (any GenerationBumper)?,
-        metrics: DaemonMetrics? = nil
+        hub: GenerationHub, limits: HTTPLimits, connections: ConnectionTable, hostCheck: HostCheck = HostCheck(),
+        policy: AccessPolicy, bumper: (any GenerationBumper)?, metrics: DaemonMetrics? = nil
     ) {
         self.hub = hub
         self.limits = limits
+        self.connections = connections
+        self.hostCheck = hostCheck
         self.policy = Mutex(policy)
         bumperSlot = Mutex(bumper)
         self.metrics = metrics
@@ -43,22 +46,35 @@ public final class HTTPServer: HTTPRequestHandling {
         policy.withLock { $0 = newPolicy }
     }
 
+    /// The access policy in force.
+    var currentPolicy: AccessPolicy { policy.withLock { $0 } }
+
     /// What `POST /v1/generation/bump` uses from now on (another source after a reload).
     public func replaceBumper(_ newBumper: (any GenerationBumper)?) {
         bumperSlot.withLock { $0 = newBumper }
     }
 
     /// Connections currently open across all listeners.
-    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+    public var connectionCount: Int { connections.count }
 
     public var maximumBodyBytes: Int { limits.maxBodyBytes }
 
-    public func connectionOpened() {
-        openConnections.add(1, ordering: .relaxed)
+    public func connectionOpened(_ connection: HTTPConnectionRecord) -> Bool {
+        if connections.open(connection) {
+            return true
+        }
+        metrics?.connectionsClosed(.refused, count: 1)
+        return false
     }
 
-    public func connectionClosed() {
-        openConnections.subtract(1, ordering: .relaxed)
+    public func connectionClosed(_ connection: HTTPConnectionRecord) {
+        connections.close(connection)
+    }
+
+    public func requestEnded(_ request: RequestContext) {
+        if let connection = request.connection {
+            connections.requestEnded(on: connection)
+        }
     }
 
     /// What a handler decided: a response to queue, or a request parked in the hub.
@@ -68,6 +84,10 @@ public final class HTTPServer: HTTPRequestHandling {
     }
 
     public func respond(to request: RequestContext, on connection: HTTPConnection) -> Bool {
+        if request.peerGone {
+            // Parked until its client hung up: closing is the only answer left.
+            return false
+        }
         let reply: Reply
         do {
             // A parked request comes back here once resumed by what it waited
@@ -102,10 +122,10 @@ public final class HTTPServer: HTTPRequestHandling {
     }
 
     private func route(_ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
-        request.route = Route(path: request.path)
-        if connectionCount > limits.maxConnections {
+        if case .probesOnly(let reason)? = request.connection?.admission, request.route?.isProbe != true {
             throw HTTPProblem(
-                status: 503, detail: "too many open connections (limit \(limits.maxConnections)); retry later",
+                status: 503,
+                detail: "\(reason); this connection may only ask /healthz, /readyz or /metrics, retry later",
                 headers: [("Retry-After", "1"), ("Connection", "close")])
         }
         if request.bodyBytes > limits.maxBodyBytes {
@@ -121,7 +141,7 @@ public final class HTTPServer: HTTPRequestHandling {
                 status: 405, detail: "\(request.method.prefix(20)) is not allowed on \(route.template)",
                 headers: [("Allow", route.allowedMethods.joined(separator: ", "))])
         }
-        try policy.withLock { $0 }.authorize(route.access, credentials(request, connection))
+        try currentPolicy.authorize(route.access, credentials(request, connection))
         switch route {
         case .generation:
             return try generation(request, on: connection)
@@ -144,10 +164,10 @@ public final class HTTPServer: HTTPRequestHandling {
         }
     }
 
-    private func credentials(_ request: RequestContext, _ connection: HTTPConnection) -> AccessPolicy.Credentials {
+    func credentials(_ request: RequestContext, _ connection: HTTPConnection) -> AccessPolicy.Credentials {
         AccessPolicy.Credentials(
             listener: request.listener,
-            peer: request.listener == .unix ? KernelShims.peerCredentials(connection.socketDescriptor) : nil,
+            peer: request.peerCredentials,
             authorization: connection.header("Authorization"),
             forwarded: connection.header("X-Forwarded-For") != nil || connection.header("Forwarded") != nil)
     }

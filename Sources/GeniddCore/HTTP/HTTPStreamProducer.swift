@@ -6,6 +6,8 @@ public enum StreamChunk {
     case suspended
     /// The stream is over.
     case end
+    /// The peer is gone: close the connection without ending the stream.
+    case abort
 }
 
 /// The source of a streaming response's bytes (an SSE subscriber).

@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -25,26 +26,44 @@ public struct HTTPConnection: @unchecked Sendable, Hashable {
         MHD_lookup_connection_value(pointer, .GET_ARGUMENT_KIND, name).map { String(cString: $0) }
     }
 
-    /// Every query argument key, in order (to reject duplicates).
+    /// How many times the query argument `name` is given (to reject duplicates).
     public func queryArgumentCount(_ name: String) -> Int {
-        final class Counter {
+        values(of: .GET_ARGUMENT_KIND, named: name).count
+    }
+
+    /// Every value of the request header `name`, in order (to reject repeated
+    /// framing headers such as two `Content-Length`s).
+    public func headerValues(_ name: String) -> [String] {
+        values(of: .HEADER_KIND, named: name)
+    }
+
+    private func values(of kind: MHD_ValueKind, named name: String) -> [String] {
+        final class Collector {
             let name: String
-            var count = 0
-            init(_ name: String) { self.name = name }
+            /// Header names compare without case; query argument names with it.
+            let ignoringCase: Bool
+            var values: [String] = []
+            init(_ name: String, ignoringCase: Bool) {
+                self.name = ignoringCase ? name.lowercased() : name
+                self.ignoringCase = ignoringCase
+            }
         }
-        let counter = Counter(name)
-        withExtendedLifetime(counter) {
+        let collector = Collector(name, ignoringCase: kind == .HEADER_KIND)
+        withExtendedLifetime(collector) {
             _ = MHD_get_connection_values(
-                pointer, .GET_ARGUMENT_KIND,
-                { context, _, key, _ in
-                    let counter = Unmanaged<Counter>.fromOpaque(context!).takeUnretainedValue()
-                    if let key, String(cString: key) == counter.name {
-                        counter.count += 1
+                pointer, kind,
+                { context, _, key, value in
+                    let collector = Unmanaged<Collector>.fromOpaque(context!).takeUnretainedValue()
+                    if let key,
+                        (collector.ignoringCase ? String(cString: key).lowercased() : String(cString: key))
+                            == collector.name
+                    {
+                        collector.values.append(value.map { String(cString: $0) } ?? "")
                     }
                     return MHD_Result.YES
-                }, Unmanaged.passUnretained(counter).toOpaque())
+                }, Unmanaged.passUnretained(collector).toOpaque())
         }
-        return counter.count
+        return collector.values
     }
 
     /// Stops processing the connection until `resume()`; call from its own thread.
@@ -100,6 +119,8 @@ public final class HTTPResponse: @unchecked Sendable {
                     return 0
                 case .end:
                     return cmhd_content_reader_end_of_stream()
+                case .abort:
+                    return cmhd_content_reader_end_with_error()
                 }
             }, context,
             { context in
@@ -130,7 +151,7 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
     private let context: Unmanaged<DaemonContext>
 
     final class DaemonContext: @unchecked Sendable {
-        // Unchecked: immutable.
+        // Unchecked: immutable, but for the atomic connection counter.
         let handler: any HTTPRequestHandling
         let listener: ListenerKind
         init(_ handler: any HTTPRequestHandling, _ listener: ListenerKind) {
@@ -138,6 +159,9 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
             self.listener = listener
         }
     }
+
+    /// Ids for connection records, unique across daemons (descriptors are reused).
+    private static let nextConnectionID = Atomic<UInt64>(1)
 
     /// Starts serving `listenDescriptor`, which genidd keeps owning.
     public init(
@@ -155,6 +179,8 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
         config.connection_memory_limit = settings.connectionMemoryLimit
         config.connection_timeout = UInt32(settings.idleTimeoutSeconds)
         let opaque = context.toOpaque()
+        config.uri_log_callback = Self.targetHandler
+        config.uri_log_context = opaque
         guard
             let daemon = cmhd_start_daemon(
                 &config, Self.accessHandler, opaque, Self.completedHandler, opaque, Self.connectionHandler, opaque)
@@ -178,29 +204,55 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
         context.release()
     }
 
+    /// The request line's target, raw, before libmicrohttpd decodes the path or
+    /// parses the query: creates the request's context with what only the raw
+    /// form shows. A query over the limits is cut off here (by ending the
+    /// string after `?`), because parsing it could exhaust the connection's
+    /// memory and leave the request without any answer; the server answers 414.
+    private static let targetHandler:
+        @convention(c) (
+            UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?
+        ) -> UnsafeMutableRawPointer? = { context, uri, connection in
+            let daemon = Unmanaged<DaemonContext>.fromOpaque(context!).takeUnretainedValue()
+            let request = RequestContext(listener: daemon.listener, connection: connection.flatMap(record(of:)))
+            if let uri {
+                let length = strlen(uri)
+                uri.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+                    request.target = RequestTarget(raw: UnsafeBufferPointer(start: bytes, count: length))
+                }
+                if request.target.queryTooLarge, let question = strchr(uri, Int32(UInt8(ascii: "?"))) {
+                    // libmicrohttpd hands the target as const, but it lives in the
+                    // connection's own read buffer, which it parses in place next.
+                    UnsafeMutablePointer(mutating: question + 1).pointee = 0
+                    request.target.queryDropped = true
+                }
+            }
+            return Unmanaged.passRetained(request).toOpaque()
+        }
+
     private static let accessHandler: MHD_AccessHandlerCallback = {
-        context, connection, url, method, _, uploadData, uploadSize, requestContext in
+        context, connection, url, method, version, uploadData, uploadSize, requestContext in
         let daemon = Unmanaged<DaemonContext>.fromOpaque(context!).takeUnretainedValue()
         guard let requestContext, let connection, let uploadSize else { return MHD_Result.NO }
-        guard let existing = requestContext.pointee else {
-            // First call: headers only. Queueing now would force "Connection: close".
-            let request = RequestContext(
-                method: method.map { String(cString: $0) } ?? "",
-                path: url.map { String(cString: $0) } ?? "/", listener: daemon.listener)
+        let request: RequestContext
+        if let existing = requestContext.pointee {
+            request = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
+        } else {
+            request = RequestContext(listener: daemon.listener, connection: record(of: connection))
             requestContext.pointee = Unmanaged.passRetained(request).toOpaque()
-            // A declared body over the limit is refused now: libmicrohttpd cannot
-            // queue a response once it is reading the body.
-            let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
-                .flatMap { Int(String(cString: $0)) }
-            if let declared, declared > daemon.handler.maximumBodyBytes {
-                request.bodyBytes = declared
+        }
+        if !request.headersSeen {
+            // First call: headers only. Queueing now would force "Connection: close",
+            // which only errors (answered by `screen`) accept.
+            request.headersSeen = true
+            request.method = method.map { String(cString: $0) } ?? ""
+            request.path = url.map { String(cString: $0) } ?? "/"
+            request.version = version.map { String(cString: $0) } ?? ""
+            if daemon.handler.screen(request, on: HTTPConnection(pointer: connection)) {
                 request.answered = true
-                return daemon.handler.respond(to: request, on: HTTPConnection(pointer: connection))
-                    ? MHD_Result.YES : MHD_Result.NO
             }
             return MHD_Result.YES
         }
-        let request = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
         if uploadSize.pointee > 0 {
             request.bodyBytes += uploadSize.pointee
             if request.bodyBytes <= daemon.handler.maximumBodyBytes, let data = uploadData {
@@ -220,18 +272,43 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
             ? MHD_Result.YES : MHD_Result.NO
     }
 
-    private static let completedHandler: MHD_RequestCompletedCallback = { _, _, requestContext, _ in
+    private static let completedHandler: MHD_RequestCompletedCallback = { context, _, requestContext, _ in
+        let daemon = Unmanaged<DaemonContext>.fromOpaque(context!).takeUnretainedValue()
         guard let requestContext, let existing = requestContext.pointee else { return }
-        Unmanaged<RequestContext>.fromOpaque(existing).release()
+        let request = Unmanaged<RequestContext>.fromOpaque(existing).takeRetainedValue()
         requestContext.pointee = nil
+        daemon.handler.requestEnded(request)
     }
 
-    private static let connectionHandler: MHD_NotifyConnectionCallback = { context, _, _, code in
+    private static let connectionHandler: MHD_NotifyConnectionCallback = { context, connection, socketContext, code in
         let daemon = Unmanaged<DaemonContext>.fromOpaque(context!).takeUnretainedValue()
+        guard let connection, let socketContext else { return }
         if code == .CONNECTION_NOTIFY_STARTED {
-            daemon.handler.connectionOpened()
-        } else {
-            daemon.handler.connectionClosed()
+            let descriptor = cmhd_connection_fd(connection)
+            let peer: HTTPPeer
+            if daemon.listener == .unix {
+                peer = KernelShims.peerCredentials(descriptor).map { .user(uid: $0.uid, gid: $0.gid) } ?? .unknown
+            } else {
+                peer = HTTPPeer.address(of: cmhd_connection_peer(connection))
+            }
+            let record = HTTPConnectionRecord(
+                id: nextConnectionID.add(1, ordering: .relaxed).oldValue, descriptor: descriptor,
+                listener: daemon.listener, peer: peer)
+            socketContext.pointee = Unmanaged.passRetained(record).toOpaque()
+            if !daemon.handler.connectionOpened(record) {
+                // Refused: libmicrohttpd sees the shut-down socket and closes it.
+                shutdown(descriptor, Int32(SHUT_RDWR))
+            }
+        } else if let stored = socketContext.pointee {
+            socketContext.pointee = nil
+            daemon.handler.connectionClosed(Unmanaged<HTTPConnectionRecord>.fromOpaque(stored).takeRetainedValue())
+        }
+    }
+
+    /// The record stored for a connection when it opened.
+    private static func record(of connection: OpaquePointer) -> HTTPConnectionRecord? {
+        cmhd_connection_socket_context(connection).map {
+            Unmanaged<HTTPConnectionRecord>.fromOpaque($0).takeUnretainedValue()
         }
     }
 }

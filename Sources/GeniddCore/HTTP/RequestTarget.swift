@@ -29,7 +29,8 @@ public struct RequestTarget: Sendable, Equatable {
         let question = raw.firstIndex(of: UInt8(ascii: "?")) ?? raw.count
         var index = 0
         while index + 2 < question {
-            if raw[index] == UInt8(ascii: "%"), let high = Self.hex(raw[index + 1]), let low = Self.hex(raw[index + 2]) {
+            if raw[index] == UInt8(ascii: "%"), let high = Self.hex(raw[index + 1]), let low = Self.hex(raw[index + 2])
+            {
                 let byte = high << 4 | low
                 if byte < 0x20 || byte == 0x7f || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") {
                     pathHasEncodedSeparator = true

@@ -71,7 +71,7 @@ public enum Route: Sendable, Equatable {
     /// The status codes the route answers with, so that metrics can show
     /// each (route, code) series at 0 before it first happens.
     public var statuses: [Int] {
-        let common = [400, 405, 413, 503] + (access == .open ? [] : [401])
+        let common = [400, 405, 413, 414, 421, 503] + (access == .open ? [] : [401])
         let specific: [Int]
         switch self {
         case .generation: specific = [200, 304]
@@ -86,7 +86,12 @@ public enum Route: Sendable, Equatable {
 
     /// The label of requests that match no route, and what they are answered with.
     public static let unmatchedLabel = "other"
-    public static let unmatchedStatuses = [400, 404]
+    public static let unmatchedStatuses = [400, 404, 414, 421, 503]
+
+    /// Probes answered even on connections beyond their peer's budget.
+    public var isProbe: Bool {
+        self == .healthz || self == .readyz || self == .metrics
+    }
 
     /// Who may call it.
     public var access: AccessLevel {

@@ -23,6 +23,18 @@ public final class DaemonMetrics: Sendable {
     private let sourceErrorCounters: [SourceErrorReason: Counter]
     private let requestCounters = Mutex<[String: Counter]>([:])
     private let sourceInfo = Mutex<Gauge?>(nil)
+    private let closedConnections: [ClosedConnectionReason: Counter]
+
+    /// Why genidd itself closed (or refused) a connection, as
+    /// `genidd_http_connections_closed_total{reason}` labels.
+    public enum ClosedConnectionReason: String, Sendable, CaseIterable {
+        /// Over the total or its peer's budget, and over the probe-only allowance.
+        case refused
+        /// Its request headers did not arrive in time (`--request-header-timeout`).
+        case headerTimeout = "header_timeout"
+        /// Its client hung up while it was suspended (SSE, long-poll).
+        case hangup
+    }
 
     /// Reasons a source fails, as `genidd_source_errors_total{reason}` labels.
     public enum SourceErrorReason: String, Sendable, CaseIterable {
@@ -74,6 +86,15 @@ public final class DaemonMetrics: Sendable {
                 labels: [("reason", reason.rawValue)])
         }
         sourceErrorCounters = sourceErrors
+        var closed: [ClosedConnectionReason: Counter] = [:]
+        for reason in ClosedConnectionReason.allCases {
+            closed[reason] = registry.makeCounter(
+                descriptor: Self.name(
+                    "http_connections_closed", "total",
+                    "Connections genidd closed itself: refused over a peer's budget, header timeout, client hung up."),
+                labels: [("reason", reason.rawValue)])
+        }
+        closedConnections = closed
         registry.makeGauge(
             descriptor: Self.name("build_info", "", "genidd's version and generation source (always 1)."),
             labels: [("version", version), ("source", source)]
@@ -115,6 +136,11 @@ public final class DaemonMetrics: Sendable {
 
     /// A new seq was reported for a change of the VM (not for genidd starting).
     public func changeReported() { changes.increment() }
+
+    /// genidd closed `count` connections for `reason`.
+    public func connectionsClosed(_ reason: ClosedConnectionReason, count: Int) {
+        closedConnections[reason]?.increment(by: Int64(count))
+    }
 
     /// A save of the state file failed.
     public func stateSaveFailed() { stateSaveErrors.increment() }

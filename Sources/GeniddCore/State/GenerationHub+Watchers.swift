@@ -5,10 +5,10 @@ extension GenerationHub {
     /// Resumes `wait=outdated-zero` requests when no watcher is outdated. Call with the lock held.
     static func resumeWatchersWaiters(_ shared: inout Shared, resuming toResume: inout [HTTPConnection]) {
         guard let seq = shared.published?.state.seq, shared.watchers.outdatedCount(seq: seq) == 0 else { return }
-        for (key, (request, connection)) in shared.parked where request.parkedFor == .watchersCurrent {
-            shared.parked[key] = nil
-            request.parkedUntil = nil
-            toResume.append(connection)
+        for (key, (request, _)) in shared.parked where request.parkedFor == .watchersCurrent {
+            if let (_, connection) = unpark(key, in: &shared) {
+                toResume.append(connection)
+            }
         }
     }
 

@@ -27,6 +27,9 @@ public final class GenerationHub: Sendable {
         var published: Published?
         var streams: [ObjectIdentifier: EventStream] = [:]
         var parked: [ObjectIdentifier: (RequestContext, HTTPConnection)] = [:]
+        /// What each hang-up watch token stands for (streams and parked requests).
+        var hangupTargets: [UInt64: HangupTarget] = [:]
+        var lastHangupToken: UInt64 = 0
         var watchers: WatcherRegistry
         var shuttingDown = false
         /// Facts the source reports for `/readyz`.
@@ -45,9 +48,13 @@ public final class GenerationHub: Sendable {
     let shared: Mutex<Shared>
     private let heartbeatInterval: UInt64
     private let logger: Logger
-    private let metrics: DaemonMetrics?
+    let metrics: DaemonMetrics?
     /// Wakes the sweeper thread when a nearer deadline appears.
     public let sweeperWake: WakeSignal
+    /// Suspended connections watched for their peer hanging up: libmicrohttpd
+    /// never looks at a suspended connection, so without this a client that
+    /// left would hold its descriptor until the next heartbeat or deadline.
+    public let hangups: EpollSet
     /// Signalled after every change of the watcher registry (for ``WatcherPersistence``).
     public let watcherChanges: WakeSignal
     /// Subscribers whose unsent backlog passes this are disconnected (they reconnect and resync).
@@ -65,6 +72,7 @@ public final class GenerationHub: Sendable {
     ) throws {
         heartbeatInterval = UInt64(max(1, heartbeatMilliseconds)) * 1_000_000
         sweeperWake = try WakeSignal()
+        hangups = try EpollSet()
         watcherChanges = try WakeSignal()
         self.logger = logger
         self.metrics = metrics
@@ -105,11 +113,11 @@ public final class GenerationHub: Sendable {
             for stream in shared.streams.values { stream.owesDelivery = true }
             let count = shared.streams.count
             shared.delivery = count == 0 ? nil : (MonotonicClock.nanoseconds(), count, count, state.seq)
-            for (key, (request, connection)) in shared.parked
+            for (key, (request, _)) in shared.parked
             where request.parkedFor != .change(from: state.tag) && request.parkedFor != .watchersCurrent {
-                shared.parked[key] = nil
-                request.parkedUntil = nil
-                toResume.append(connection)
+                if let (_, connection) = Self.unpark(key, in: &shared) {
+                    toResume.append(connection)
+                }
             }
         }
         for connection in toResume {
@@ -170,7 +178,9 @@ public final class GenerationHub: Sendable {
     /// - Parameter lastEventID: the client's `Last-Event-ID`; the initial event
     ///   is skipped only when it names the current instance and `seq`
     ///   (`<instance>.<seq>`), so a new series is never skipped.
-    func openStream(on connection: HTTPConnection, lastEventID: String?, watcher: String?) -> EventStream? {
+    func openStream(
+        on connection: HTTPConnection, descriptor: Int32, lastEventID: String?, watcher: String?
+    ) -> EventStream? {
         let stream = shared.withLock { shared -> EventStream? in
             guard !shared.shuttingDown, let published = shared.published else { return nil }
             if let watcher {
@@ -180,6 +190,7 @@ public final class GenerationHub: Sendable {
                 guard touched.accepted else { return nil }
             }
             let stream = EventStream(connection: connection, hub: self, watcher: watcher)
+            stream.hangupToken = watchHangup(of: descriptor, for: .stream(ObjectIdentifier(stream)), in: &shared)
             stream.enqueue(Self.retryPrelude)
             if lastEventID != published.state.tag {
                 stream.enqueue(published.event)
@@ -196,6 +207,9 @@ public final class GenerationHub: Sendable {
     /// Fills `buffer` for a stream, or suspends its connection when there is nothing to send.
     func produce(for stream: EventStream, into buffer: UnsafeMutableRawBufferPointer) -> StreamChunk {
         shared.withLock { shared in
+            if stream.peerGone {
+                return .abort
+            }
             let count = stream.take(into: buffer)
             if count > 0 {
                 if stream.owesDelivery && !stream.hasQueuedBytes {
@@ -216,6 +230,7 @@ public final class GenerationHub: Sendable {
     func removeStream(_ stream: EventStream) {
         shared.withLock { shared in
             shared.streams.removeValue(forKey: ObjectIdentifier(stream))
+            shared.hangupTargets[stream.hangupToken] = nil
             if stream.owesDelivery {
                 settleDelivery(of: stream, in: &shared)
             }
@@ -231,9 +246,9 @@ public final class GenerationHub: Sendable {
 
     /// Parks a request until what `reason` names happens or `deadline`
     /// passes. Returns false (nothing parked) when the answer is due now.
-    func park(_ request: RequestContext, on connection: HTTPConnection, for reason: ParkReason, until deadline: UInt64)
-        -> Bool
-    {
+    func park(
+        _ request: RequestContext, on connection: HTTPConnection, for reason: ParkReason, until deadline: UInt64
+    ) -> Bool {
         let (parked, wakeSweeper) = shared.withLock { shared -> (Bool, Bool) in
             guard !shared.shuttingDown, let state = shared.published?.state else { return (false, false) }
             switch reason {
@@ -246,6 +261,10 @@ public final class GenerationHub: Sendable {
             request.parkedUntil = deadline
             request.wasParked = true
             shared.parked[ObjectIdentifier(request)] = (request, connection)
+            if let descriptor = request.connection?.descriptor {
+                request.hangupToken = watchHangup(
+                    of: descriptor, for: .request(ObjectIdentifier(request)), in: &shared)
+            }
             connection.suspend()
             if deadline < shared.sweeperWakeAt {
                 shared.sweeperWakeAt = deadline
@@ -265,12 +284,12 @@ public final class GenerationHub: Sendable {
         var toResume: [HTTPConnection] = []
         let next = shared.withLock { shared -> UInt64 in
             var next = UInt64.max
-            for (key, (request, connection)) in shared.parked {
+            for (key, (request, _)) in shared.parked {
                 guard let deadline = request.parkedUntil else { continue }
                 if deadline <= now {
-                    shared.parked[key] = nil
-                    request.parkedUntil = nil
-                    toResume.append(connection)
+                    if let (_, connection) = Self.unpark(key, in: &shared) {
+                        toResume.append(connection)
+                    }
                 } else {
                     next = min(next, deadline)
                 }
@@ -336,6 +355,73 @@ public final class GenerationHub: Sendable {
         }
     }
 
+    /// What a hang-up watch token stands for.
+    enum HangupTarget {
+        case stream(ObjectIdentifier)
+        case request(ObjectIdentifier)
+    }
+
+    /// Watches `descriptor` for its peer hanging up; returns the token (0 when
+    /// the watch failed, which leaves the heartbeat or deadline to notice).
+    /// Call with the lock held.
+    private func watchHangup(of descriptor: Int32, for target: HangupTarget, in shared: inout Shared) -> UInt64 {
+        shared.lastHangupToken += 1
+        let token = shared.lastHangupToken
+        do {
+            try hangups.watchHangup(descriptor, tag: token)
+        } catch {
+            return 0
+        }
+        shared.hangupTargets[token] = target
+        return token
+    }
+
+    /// Takes a request out of the parked set (with its hang-up watch); returns
+    /// it and its connection, to resume once the lock is released. Call with the lock held.
+    static func unpark(_ key: ObjectIdentifier, in shared: inout Shared) -> (RequestContext, HTTPConnection)? {
+        guard let entry = shared.parked.removeValue(forKey: key) else { return nil }
+        shared.hangupTargets[entry.0.hangupToken] = nil
+        entry.0.parkedUntil = nil
+        return entry
+    }
+
+    /// Closes the streams and parked requests whose clients hung up: each is
+    /// resumed so that libmicrohttpd closes it now. Called by the sweeper when
+    /// ``hangups`` is readable. Returns how many were released.
+    @discardableResult
+    public func releaseHungUp() -> Int {
+        var toResume: [HTTPConnection] = []
+        while true {
+            let ready = hangups.ready()
+            if ready.isEmpty { break }
+            shared.withLock { shared in
+                for (token, _) in ready {
+                    guard let target = shared.hangupTargets.removeValue(forKey: token) else { continue }
+                    switch target {
+                    case .stream(let id):
+                        guard let stream = shared.streams[id] else { continue }
+                        stream.peerGone = true
+                        if stream.parked {
+                            stream.parked = false
+                            toResume.append(stream.connection)
+                        }
+                    case .request(let id):
+                        guard let (request, connection) = Self.unpark(id, in: &shared) else { continue }
+                        request.peerGone = true
+                        toResume.append(connection)
+                    }
+                }
+            }
+        }
+        for connection in toResume {
+            connection.resume()
+        }
+        if !toResume.isEmpty {
+            metrics?.connectionsClosed(.hangup, count: toResume.count)
+        }
+        return toResume.count
+    }
+
     /// Ends every SSE stream and answers every long-poll; refuses new ones.
     public func beginShutdown() {
         var toResume: [HTTPConnection] = []
@@ -348,11 +434,11 @@ public final class GenerationHub: Sendable {
                     toResume.append(stream.connection)
                 }
             }
-            for (request, connection) in shared.parked.values {
-                request.parkedUntil = nil
-                toResume.append(connection)
+            for key in Array(shared.parked.keys) {
+                if let (_, connection) = Self.unpark(key, in: &shared) {
+                    toResume.append(connection)
+                }
             }
-            shared.parked.removeAll()
         }
         for connection in toResume {
             connection.resume()

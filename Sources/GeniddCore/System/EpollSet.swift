@@ -4,7 +4,7 @@
 
 /// An epoll instance that lets a source wait on several descriptors (a device,
 /// an inotify watch) through the one descriptor ``SourceRunner`` polls.
-public final class EpollSet {
+public final class EpollSet: Sendable {
     public let descriptor: Int32
 
     /// `EPOLLHUP` and `EPOLLERR` bits, as reported by ``ready()``.
@@ -22,6 +22,12 @@ public final class EpollSet {
     /// Watches `fd` for readability, hang-up and errors, reported with `tag`.
     public func add(_ fd: Int32, tag: UInt64) throws {
         try SystemError.check(KernelShims.epollAdd(descriptor, fd, tag: tag), "epoll_ctl")
+    }
+
+    /// Watches `fd` once for its peer hanging up (not for data), reported
+    /// with `tag`; watching it again re-arms it with the new tag.
+    public func watchHangup(_ fd: Int32, tag: UInt64) throws {
+        try SystemError.check(KernelShims.epollWatchHangup(descriptor, fd, tag: tag), "epoll_ctl")
     }
 
     /// The tags (and event bits) of descriptors that are ready now; never blocks.

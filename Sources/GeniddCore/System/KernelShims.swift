@@ -30,6 +30,14 @@ enum KernelShims {
     /// Watches `fd` for readability, hang-up and errors, reported with `tag`.
     static func epollAdd(_ epoll: Int32, _ fd: Int32, tag: UInt64) -> Int32 { genidd_epoll_add(epoll, fd, tag) }
 
+    /// Watches `fd` once for the peer hanging up, reported with `tag` (re-arms an existing registration).
+    static func epollWatchHangup(_ epoll: Int32, _ fd: Int32, tag: UInt64) -> Int32 {
+        genidd_epoll_watch_hangup(epoll, fd, tag)
+    }
+
+    /// Returns free heap memory to the kernel.
+    static func trimHeap() { genidd_trim_heap() }
+
     /// Ready tags and their event bits, without blocking.
     static func epollReady(_ epoll: Int32) -> [(tag: UInt64, events: UInt32)] {
         var tags = [UInt64](repeating: 0, count: 16)

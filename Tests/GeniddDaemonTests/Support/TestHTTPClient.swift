@@ -84,7 +84,7 @@ final class TestSocket {
 
     /// Sends a request with `headers`, adding Host.
     func sendRequest(_ method: String, _ path: String, headers: [(String, String)] = [], body: String? = nil) throws {
-        var request = "\(method) \(path) HTTP/1.1\r\nHost: genidd.test\r\n"
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         if let body { request += "Content-Length: \(body.utf8.count)\r\n" }
         request += "\r\n" + (body ?? "")
