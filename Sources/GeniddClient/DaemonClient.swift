@@ -16,6 +16,10 @@ public final class DaemonClient {
     /// sent while it stays open.
     private let stream: CurlSession
 
+    /// Proves ownership of the watcher this client subscribes and acknowledges
+    /// as (`Genidd-Watcher-Secret`); genidd stores it when it creates the watcher.
+    public var watcherSecret: String?
+
     /// Longest long-poll genidd accepts (`timeout` 0–300 s).
     public static let maximumPollMilliseconds = 300_000
 
@@ -84,6 +88,9 @@ public final class DaemonClient {
     public func acknowledge(watcher: String, seq: UInt64) throws {
         var ack = request("/v1/watchers/\(watcher)/ack", accept: "application/json", timeout: 10_000)
         ack.headers.append("Content-Type: application/json")
+        if let watcherSecret {
+            ack.headers.append("Genidd-Watcher-Secret: \(watcherSecret)")
+        }
         ack.body = Array(JSONCodec.encode(.object([("seq", .uint(seq))])).utf8)
         try checkStatus(requests.perform(ack))
     }
@@ -97,6 +104,9 @@ public final class DaemonClient {
             "/v1/events" + (watcher.map { "?watcher=\($0)" } ?? ""), accept: "text/event-stream", timeout: nil)
         if let lastEventID {
             subscription.headers.append("Last-Event-ID: \(lastEventID)")
+        }
+        if watcher != nil, let watcherSecret {
+            subscription.headers.append("Genidd-Watcher-Secret: \(watcherSecret)")
         }
         subscription.stallMilliseconds = stallMilliseconds
         let reply: ClientResponse

@@ -108,6 +108,12 @@ struct ServeCommand: ParsableCommand {
         help: "File holding a bearer token that reads must present (default: reads are open). (GENIDD_READ_TOKEN_FILE)")
     var readTokenFile: String?
 
+    @Option(
+        help:
+            "Watchers one peer (a uid on the Unix socket, an address on TCP) may create. (GENIDD_MAX_WATCHERS_PER_OWNER)"
+    )
+    var maxWatchersPerOwner: Int?
+
     @Option(help: "How long an absent watcher is kept before it expires: 300s, 10m. (GENIDD_WATCHER_EXPIRY)")
     var watcherExpiry: String?
 
@@ -229,6 +235,14 @@ struct ServeCommand: ParsableCommand {
         // Read (and checked) by the daemon at start and again on SIGHUP.
         configuration.adminTokenFile = adminTokenFile ?? environment["ADMIN_TOKEN_FILE"]
         configuration.readTokenFile = readTokenFile ?? environment["READ_TOKEN_FILE"]
+        if let value = try maxWatchersPerOwner
+            ?? environment.integer("MAX_WATCHERS_PER_OWNER", flag: "--max-watchers-per-owner")
+        {
+            guard (1...10_000).contains(value) else {
+                throw ValidationError("--max-watchers-per-owner must be between 1 and 10000, got \(value)")
+            }
+            configuration.maxWatchersPerOwner = value
+        }
         if let text = watcherExpiry ?? environment["WATCHER_EXPIRY"] {
             guard let milliseconds = DurationArgument.milliseconds(text), milliseconds >= 1000 else {
                 throw ValidationError(

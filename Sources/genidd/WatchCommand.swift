@@ -40,6 +40,14 @@ struct WatchCommand: ParsableCommand {
     @Option(help: "Subscribe as this watcher and acknowledge each generation handled (1-64 of A-Z a-z 0-9 . _ -).")
     var watcher: String?
 
+    @Option(
+        help: """
+            File holding the secret that proves this client owns --watcher (16-128 printable ASCII \
+            characters), so that a restarted watch keeps its watcher over TCP (default: a random \
+            secret for this run; over the Unix socket the uid suffices).
+            """)
+    var watcherSecretFile: String?
+
     @Flag(help: "Print JSON documents (generation states, clock disruptions) instead of lines.")
     var json = false
 
@@ -56,6 +64,9 @@ struct WatchCommand: ParsableCommand {
     func validate() throws {
         if let watcher, !WatcherRegistry.isValidName(watcher) {
             throw ValidationError("--watcher must be 1-64 of A-Z a-z 0-9 . _ - not starting with '.', got '\(watcher)'")
+        }
+        if watcherSecretFile != nil && watcher == nil {
+            throw ValidationError("--watcher-secret-file needs --watcher")
         }
         if execOnStart && exec == nil {
             throw ValidationError("--exec-on-start needs --exec")
@@ -79,6 +90,9 @@ struct WatchCommand: ParsableCommand {
         let signals = try StopSignals()
         ConnectionOptions.bootstrapLogging(level: Logger.Level(rawValue: logLevel.lowercased()) ?? .info)
         let client = try connection.makeClient(signals: signals)
+        if watcher != nil {
+            client.watcherSecret = try watcherSecret()
+        }
         var configuration = WatchConfiguration()
         configuration.command = exec
         configuration.commandOnStart = execOnStart
@@ -89,5 +103,22 @@ struct WatchCommand: ParsableCommand {
             client: client, configuration: configuration, signals: signals, logger: Logger(label: "genidd.watch"),
             output: Console.out)
         try watch.run()
+    }
+
+    /// The secret from --watcher-secret-file, or a random one for this run.
+    private func watcherSecret() throws -> String {
+        guard let path = watcherSecretFile else { return RandomBytes.hex(count: 16) }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileIO.readSmallFile(path, limit: 4096)
+        } catch {
+            throw ValidationError("--watcher-secret-file: \(error)")
+        }
+        let secret = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
+        guard WatcherOwner.isValidSecret(Array(secret.utf8)) else {
+            throw ValidationError(
+                "--watcher-secret-file: \(path) must hold 16 to 128 printable ASCII characters without spaces")
+        }
+        return secret
     }
 }

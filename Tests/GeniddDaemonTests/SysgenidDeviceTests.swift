@@ -62,7 +62,7 @@ extension DaemonTests {
             let daemon = try DaemonProcess(
                 directory: directory,
                 arguments: ["--source", "sysgenid:\(emulator.device)", "--ack-policy", "watchers", "--admin-uid", "0"])
-            #expect(try request(daemon.tcp, "/v1/watchers/container", method: "PUT").status == 201)
+            #expect(try Watchers.call(daemon, "PUT", "container").status == 201)
             _ = try emulator.waitForStatus { $0["pollers"] == 1 }
             let watch = try ChangeWatch(daemon)
             _ = try watch.expectChange { try emulator.control("bump") }
@@ -71,7 +71,7 @@ extension DaemonTests {
             #expect(try emulator.status()["outdated"] == 1)
             let acknowledged = try request(
                 daemon.tcp, "/v1/watchers/container/ack", method: "POST",
-                headers: [("Content-Type", "application/json")], body: "{\"seq\":\(watch.seq)}")
+                headers: [("Content-Type", "application/json"), Watchers.secret], body: "{\"seq\":\(watch.seq)}")
             #expect(acknowledged.status == 200)
             let status = try emulator.waitForStatus(timeout: 2) { $0["acks"] == 1 }
             #expect(status["outdated"] == 0)

@@ -4,10 +4,18 @@ import Testing
 extension DaemonTests {
     @Suite("Watchers that acknowledge, and the orchestrator's wait")
     struct Watchers {
+        /// The secret these tests' TCP clients prove ownership of their watchers with.
+        static let secret = ("Genidd-Watcher-Secret", "test-secret-0123456789")
+
         static func ack(_ daemon: DaemonProcess, _ name: String, _ seq: Int) throws -> HTTPReply {
             try request(
                 daemon.tcp, "/v1/watchers/\(name)/ack", method: "POST",
-                headers: [("Content-Type", "application/json")], body: "{\"seq\":\(seq)}")
+                headers: [("Content-Type", "application/json"), secret], body: "{\"seq\":\(seq)}")
+        }
+
+        /// `PUT` or `DELETE /v1/watchers/NAME` over TCP, with the tests' secret.
+        static func call(_ daemon: DaemonProcess, _ method: String, _ name: String) throws -> HTTPReply {
+            try request(daemon.tcp, "/v1/watchers/\(name)", method: method, headers: [secret])
         }
 
         @Test("register, become outdated on a change, refuse stale and future seqs, acknowledge")
@@ -15,11 +23,11 @@ extension DaemonTests {
             let directory = try DaemonProcess.makeDirectory()
             let counter = try CounterFile(in: directory)
             let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
-            let created = try request(daemon.tcp, "/v1/watchers/app-1", method: "PUT")
+            let created = try Self.call(daemon, "PUT", "app-1")
             #expect(created.status == 201)
             #expect(created.json["acked_seq"] as? Int == 1)
             #expect(created.json["outdated"] as? Bool == false)
-            #expect(try request(daemon.tcp, "/v1/watchers/app-1", method: "PUT").status == 200)
+            #expect(try Self.call(daemon, "PUT", "app-1").status == 200)
 
             try counter.write("2")
             try waitForSeq(daemon, 2)
@@ -43,8 +51,8 @@ extension DaemonTests {
             #expect(try request(daemon.tcp, "/v1/watchers").json["outdated"] as? Int == 0)
 
             #expect(try Self.ack(daemon, "nobody", 2).status == 404)
-            #expect(try request(daemon.tcp, "/v1/watchers/app-1", method: "DELETE").status == 204)
-            #expect(try request(daemon.tcp, "/v1/watchers/app-1", method: "DELETE").status == 404)
+            #expect(try Self.call(daemon, "DELETE", "app-1").status == 204)
+            #expect(try Self.call(daemon, "DELETE", "app-1").status == 404)
             #expect(try request(daemon.tcp, "/v1/watchers/app-1").status == 404)
         }
 
@@ -54,20 +62,22 @@ extension DaemonTests {
             let counter = try CounterFile(in: directory)
             let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
             for name in [".hidden", String(repeating: "a", count: 65), "sp%20ace", "semi;colon"] {
-                #expect(try request(daemon.tcp, "/v1/watchers/\(name)", method: "PUT").status == 400, "\(name)")
+                #expect(try Self.call(daemon, "PUT", "\(name)").status == 400, "\(name)")
             }
             #expect(try request(daemon.tcp, "/v1/events?watcher=bad%2Fname").status == 400)
-            _ = try request(daemon.tcp, "/v1/watchers/ok", method: "PUT")
+            _ = try Self.call(daemon, "PUT", "ok")
             let text = try request(
                 daemon.tcp, "/v1/watchers/ok/ack", method: "POST", headers: [("Content-Type", "text/plain")],
                 body: "1")
             #expect(text.status == 415)
             let garbage = try request(
-                daemon.tcp, "/v1/watchers/ok/ack", method: "POST", headers: [("Content-Type", "application/json")],
+                daemon.tcp, "/v1/watchers/ok/ack", method: "POST",
+                headers: [("Content-Type", "application/json"), Self.secret],
                 body: "{\"seq\":")
             #expect(garbage.status == 400)
             let negative = try request(
-                daemon.tcp, "/v1/watchers/ok/ack", method: "POST", headers: [("Content-Type", "application/json")],
+                daemon.tcp, "/v1/watchers/ok/ack", method: "POST",
+                headers: [("Content-Type", "application/json"), Self.secret],
                 body: "{\"seq\":-1}")
             #expect(negative.status == 400)
             #expect(try request(daemon.tcp, "/v1/watchers?wait=soon").status == 400)
@@ -76,7 +86,8 @@ extension DaemonTests {
             #expect(try request(daemon.tcp, "/v1/watchers?timeout=").status == 400)
             #expect(try request(daemon.tcp, "/v1/watchers?wait=outdated-zero&wait=bogus").status == 400)
             let huge = try request(
-                daemon.tcp, "/v1/watchers/ok/ack", method: "POST", headers: [("Content-Type", "application/json")],
+                daemon.tcp, "/v1/watchers/ok/ack", method: "POST",
+                headers: [("Content-Type", "application/json"), Self.secret],
                 body: "{\"seq\":18446744073709551616}")
             #expect(huge.status == 400, "a seq beyond 64 bits is an error, not a saturated value")
             #expect(try request(daemon.tcp, "/v1/watchers/ok/ack").status == 405)
@@ -87,9 +98,9 @@ extension DaemonTests {
             let directory = try DaemonProcess.makeDirectory()
             let counter = try CounterFile(in: directory)
             let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
-            let stream = try EventStreamClient(daemon.tcp, path: "/v1/events?watcher=sse-app")
+            let stream = try EventStreamClient(daemon.tcp, path: "/v1/events?watcher=sse-app", headers: [Self.secret])
             _ = stream.nextEvent(timeout: 5)
-            _ = try request(daemon.tcp, "/v1/watchers/poller", method: "PUT")
+            _ = try Self.call(daemon, "PUT", "poller")
             #expect(try request(daemon.tcp, "/v1/watchers?wait=outdated-zero&timeout=5").json["outdated"] as? Int == 0)
 
             try counter.write("2")
@@ -120,7 +131,7 @@ extension DaemonTests {
                 arguments: ["--source", counter.sourceArgument, "--watcher-expiry", "1s", "--heartbeat", "200ms"])
             var stream: EventStreamClient? = try EventStreamClient(daemon.tcp, path: "/v1/events?watcher=gone")
             _ = stream?.nextEvent(timeout: 5)
-            _ = try request(daemon.tcp, "/v1/watchers/poller", method: "PUT")
+            _ = try Self.call(daemon, "PUT", "poller")
             try counter.write("2")
             try waitForSeq(daemon, 2)
             Thread.sleep(forTimeInterval: 1.3)
@@ -152,8 +163,8 @@ extension DaemonTests {
             let directory = try DaemonProcess.makeDirectory()
             let counter = try CounterFile(in: directory)
             var daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
-            #expect(try request(daemon.tcp, "/v1/watchers/app", method: "PUT").status == 201)
-            #expect(try request(daemon.tcp, "/v1/watchers/batch", method: "PUT").status == 201)
+            #expect(try Self.call(daemon, "PUT", "app").status == 201)
+            #expect(try Self.call(daemon, "PUT", "batch").status == 201)
             try counter.replace("2")
             try waitForSeq(daemon, 2)
             #expect(try Self.ack(daemon, "app", 2).status == 200)
@@ -170,7 +181,7 @@ extension DaemonTests {
             #expect(waited["outdated"] as? Int == 1)
 
             // A crash right after a registration keeps it too (saved within 100 ms).
-            #expect(try request(daemon.tcp, "/v1/watchers/late", method: "PUT").status == 201)
+            #expect(try Self.call(daemon, "PUT", "late").status == 201)
             Thread.sleep(forTimeInterval: 0.5)
             kill(daemon.process.processIdentifier, SIGKILL)
             daemon.process.waitUntilExit()

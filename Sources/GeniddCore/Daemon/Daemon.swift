@@ -54,7 +54,8 @@ public final class Daemon {
         let metrics = DaemonMetrics(version: configuration.version, source: choice.source.name)
         let hub = try GenerationHub(
             heartbeatMilliseconds: configuration.heartbeatMilliseconds,
-            watcherExpiryMilliseconds: configuration.watcherExpiryMilliseconds, logger: logger, metrics: metrics)
+            watcherExpiryMilliseconds: configuration.watcherExpiryMilliseconds,
+            watchersPerOwner: configuration.maxWatchersPerOwner, logger: logger, metrics: metrics)
         let exporter = try GenerationExporter(
             paths: configuration.exportSysgenid + configuration.exportVmgenid, logger: logger)
         let tracker = try GenerationTracker(

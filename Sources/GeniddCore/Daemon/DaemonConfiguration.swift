@@ -30,6 +30,8 @@ public struct DaemonConfiguration: Sendable {
     public var adminTokenFile: String?
     /// `--read-token-file`.
     public var readTokenFile: String?
+    /// Watchers one peer may create (a uid on the Unix socket, an address on TCP).
+    public var maxWatchersPerOwner = 100
     /// How long a watcher may be absent (no stream, no request) before it expires.
     public var watcherExpiryMilliseconds = 300_000
     /// When genidd acknowledges a generation to a sysgenid device.

@@ -28,7 +28,7 @@ public struct AccessPolicy: Sendable {
         case .read:
             guard let readToken else { return }
             if isAdminPeer(credentials) { return }
-            if let token, Self.equal(token, readToken) || adminToken.map({ Self.equal(token, $0) }) == true {
+            if let token, ConstantTime.equal(token, readToken) || adminToken.map({ ConstantTime.equal(token, $0) }) == true {
                 return
             }
             throw HTTPProblem(
@@ -41,8 +41,8 @@ public struct AccessPolicy: Sendable {
             }
             if isAdminPeer(credentials) { return }
             if let token {
-                if let adminToken, Self.equal(token, adminToken) { return }
-                if let readToken, Self.equal(token, readToken) {
+                if let adminToken, ConstantTime.equal(token, adminToken) { return }
+                if let readToken, ConstantTime.equal(token, readToken) {
                     throw HTTPProblem(status: 403, detail: "the read token does not allow admin calls")
                 }
                 throw HTTPProblem(status: 401, detail: "invalid token", headers: challenge)
@@ -58,6 +58,11 @@ public struct AccessPolicy: Sendable {
         }
     }
 
+    /// True when `credentials` would be allowed an admin call.
+    public func grantsAdmin(_ credentials: Credentials) -> Bool {
+        (try? authorize(.admin, credentials)) != nil
+    }
+
     private func isAdminPeer(_ credentials: Credentials) -> Bool {
         guard credentials.listener == .unix, let peer = credentials.peer else { return false }
         return adminUIDs.contains(peer.uid) || adminGIDs.contains(peer.gid)
@@ -69,16 +74,5 @@ public struct AccessPolicy: Sendable {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         return Array(parts[1].utf8)
-    }
-
-    /// Compares without an early exit, so timing does not reveal how much matched.
-    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
-        for index in 0..<max(a.count, b.count) {
-            let left = index < a.count ? a[index] : 0
-            let right = index < b.count ? b[index] : 0
-            difference |= left ^ right
-        }
-        return difference == 0 && a.count == b.count
     }
 }

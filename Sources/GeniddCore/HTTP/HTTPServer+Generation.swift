@@ -36,18 +36,19 @@ extension HTTPServer {
         if request.method == "HEAD" {
             return .send(HTTPResponse(body: [], headers: headers), status: 200)
         }
-        guard
-            let stream = hub.openStream(
+        let claim = try watcherClaim(request, connection)
+        do {
+            let (stream, secret) = try hub.openStream(
                 on: connection, descriptor: request.connection?.descriptor ?? connection.socketDescriptor,
-                lastEventID: connection.header("Last-Event-ID"), watcher: watcher)
-        else {
-            if hub.isShuttingDown || hub.published == nil {
-                throw HTTPProblem(
-                    status: 503, detail: "genidd is starting or shutting down", headers: [("Retry-After", "1")])
-            }
-            throw HTTPProblem(status: 429, detail: "too many watchers are registered", headers: [("Retry-After", "5")])
+                lastEventID: connection.header("Last-Event-ID"), watcher: watcher, claim: claim)
+            let secretHeader = secret.map { [(Self.watcherSecretHeader, String(decoding: $0, as: UTF8.self))] } ?? []
+            return .send(HTTPResponse(streamingFrom: stream, headers: headers + secretHeader), status: 200)
+        } catch .unavailable {
+            throw HTTPProblem(
+                status: 503, detail: "genidd is starting or shutting down", headers: [("Retry-After", "1")])
+        } catch .watcher(let refusal) {
+            throw Self.problem(for: refusal, name: watcher ?? "")
         }
-        return .send(HTTPResponse(streamingFrom: stream, headers: headers), status: 200)
     }
 
     /// Bumps the source, then answers 200 once genidd reports the new `seq`,

@@ -12,31 +12,40 @@ extension GenerationHub {
         }
     }
 
-    /// Registers (or refreshes) a watcher that polls instead of streaming.
-    /// Returns its JSON and whether it was created, or nil when the registry is full.
-    func registerWatcher(_ name: String) -> (json: JSONValue, created: Bool)? {
-        let registered = shared.withLock { shared -> (json: JSONValue, created: Bool)? in
+    /// Registers (or, for its owner, refreshes) a watcher that polls instead
+    /// of streaming. Returns its JSON and how it was touched.
+    func registerWatcher(_ name: String, claim: WatcherClaim) throws(WatcherRegistry.Refusal) -> (
+        json: JSONValue, touched: WatcherRegistry.Touched
+    ) {
+        let registered = shared.withLock {
+            shared -> Result<(json: JSONValue, touched: WatcherRegistry.Touched), WatcherRegistry.Refusal> in
             let seq = shared.published?.state.seq ?? 0
-            let touched = shared.watchers.touch(
-                name, seq: seq, now: MonotonicClock.nanoseconds(), wallNow: MonotonicClock.wallMilliseconds())
-            guard touched.accepted, let watcher = shared.watchers.watchers[name] else { return nil }
-            return (WatcherRegistry.json(watcher, seq: seq), touched.created)
+            do throws(WatcherRegistry.Refusal) {
+                let touched = try shared.watchers.touch(
+                    name, seq: seq, claim: claim, now: MonotonicClock.nanoseconds(),
+                    wallNow: MonotonicClock.wallMilliseconds())
+                guard let watcher = shared.watchers.watchers[name] else { return .failure(.full) }
+                return .success((WatcherRegistry.json(watcher, seq: seq), touched))
+            } catch {
+                return .failure(error)
+            }
         }
-        if registered != nil {
-            watcherChanges.signal()
-        }
-        return registered
+        let result = try registered.get()
+        watcherChanges.signal()
+        return result
     }
 
-    /// Records a watcher's acknowledgement of `seq`; answers waiting orchestrators
-    /// when it was the last outdated watcher.
-    func acknowledge(_ name: String, seq: UInt64) throws(WatcherRegistry.AcknowledgementError) -> JSONValue {
+    /// Records a watcher's acknowledgement of `seq` (by its owner); answers
+    /// waiting orchestrators when it was the last outdated watcher.
+    func acknowledge(_ name: String, seq: UInt64, claim: WatcherClaim) throws(WatcherRegistry.AcknowledgementError)
+        -> JSONValue
+    {
         var toResume: [HTTPConnection] = []
         let result = shared.withLock { shared -> Result<JSONValue, WatcherRegistry.AcknowledgementError> in
             let current = shared.published?.state.seq ?? 0
             do throws(WatcherRegistry.AcknowledgementError) {
                 let watcher = try shared.watchers.acknowledge(
-                    name, seq: seq, current: current, now: MonotonicClock.nanoseconds(),
+                    name, seq: seq, current: current, claim: claim, now: MonotonicClock.nanoseconds(),
                     wallNow: MonotonicClock.wallMilliseconds())
                 Self.resumeWatchersWaiters(&shared, resuming: &toResume)
                 return .success(WatcherRegistry.json(watcher, seq: current))
@@ -49,31 +58,45 @@ extension GenerationHub {
         return try result.get()
     }
 
-    /// Removes a watcher; returns whether it existed.
-    func removeWatcher(_ name: String) -> Bool {
+    /// Removes a watcher (for its owner or an admin).
+    func removeWatcher(_ name: String, claim: WatcherClaim) throws(WatcherRegistry.AcknowledgementError) {
         var toResume: [HTTPConnection] = []
-        let removed = shared.withLock { shared -> Bool in
-            let removed = shared.watchers.remove(name)
-            Self.resumeWatchersWaiters(&shared, resuming: &toResume)
-            return removed
+        let result = shared.withLock { shared -> Result<Void, WatcherRegistry.AcknowledgementError> in
+            do throws(WatcherRegistry.AcknowledgementError) {
+                try shared.watchers.remove(name, claim: claim)
+                Self.resumeWatchersWaiters(&shared, resuming: &toResume)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
         }
         for connection in toResume { connection.resume() }
-        if removed {
-            watcherChanges.signal()
-        }
-        return removed
+        try result.get()
+        watcherChanges.signal()
     }
 
     /// The body of `GET /v1/watchers/NAME`, or nil when there is no such watcher.
     func watcherJSON(_ name: String) -> JSONValue? {
-        shared.withLock { shared in
-            shared.watchers.watchers[name].map { WatcherRegistry.json($0, seq: shared.published?.state.seq ?? 0) }
+        let found = shared.withLock { shared in
+            shared.watchers.watchers[name].map { ($0, shared.published?.state.seq ?? 0) }
         }
+        return found.map { WatcherRegistry.json($0.0, seq: $0.1) }
     }
 
-    /// The body of `GET /v1/watchers`.
-    func watchersJSON() -> JSONValue {
-        shared.withLock { shared in shared.watchers.json(seq: shared.published?.state.seq ?? 0) }
+    /// A page of `GET /v1/watchers`: up to `limit` watchers after `after`, by
+    /// name. Only the page is copied under the lock; the JSON is built after.
+    func watchersJSON(after: String? = nil, limit: Int = WatcherRegistry.defaultPageSize) -> JSONValue {
+        let (page, more, seq, outdated, expired) = shared.withLock { shared in
+            let seq = shared.published?.state.seq ?? 0
+            let page = shared.watchers.page(after: after, limit: limit)
+            return (page.watchers, page.more, seq, shared.watchers.outdatedCount(seq: seq), shared.watchers.expired)
+        }
+        return .object([
+            ("seq", .uint(seq)), ("outdated", .int(Int64(outdated))),
+            ("watchers", .array(page.map { WatcherRegistry.json($0, seq: seq) })),
+            ("next_after", more ? page.last.map { .string($0.name) } ?? .null : .null),
+            ("expired", .array(expired.map(WatcherRegistry.json))),
+        ])
     }
 
     /// Watchers that have not acknowledged the current `seq`.

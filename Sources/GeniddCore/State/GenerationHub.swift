@@ -67,8 +67,8 @@ public final class GenerationHub: Sendable {
     ///   - heartbeatMilliseconds: interval of SSE `: keepalive` comments.
     ///   - watcherExpiryMilliseconds: how long a watcher may be absent before it is expired.
     public init(
-        heartbeatMilliseconds: Int, watcherExpiryMilliseconds: Int = 300_000, logger: Logger,
-        metrics: DaemonMetrics? = nil
+        heartbeatMilliseconds: Int, watcherExpiryMilliseconds: Int = 300_000, watchersPerOwner: Int = 100,
+        logger: Logger, metrics: DaemonMetrics? = nil
     ) throws {
         heartbeatInterval = UInt64(max(1, heartbeatMilliseconds)) * 1_000_000
         sweeperWake = try WakeSignal()
@@ -78,7 +78,8 @@ public final class GenerationHub: Sendable {
         self.metrics = metrics
         shared = Mutex(
             Shared(
-                watchers: WatcherRegistry(expiryMilliseconds: watcherExpiryMilliseconds),
+                watchers: WatcherRegistry(
+                    expiryMilliseconds: watcherExpiryMilliseconds, perOwnerLimit: watchersPerOwner),
                 nextHeartbeat: MonotonicClock.nanoseconds() + heartbeatInterval))
     }
 
@@ -173,21 +174,38 @@ public final class GenerationHub: Sendable {
         }
     }
 
-    /// Registers an SSE subscriber, named `watcher` when given. Returns nil
-    /// while shutting down or when the watcher registry is full.
+    /// Why a stream could not be opened.
+    enum StreamRefusal: Error {
+        /// Starting, or shutting down.
+        case unavailable
+        /// The named watcher could not be registered or refreshed.
+        case watcher(WatcherRegistry.Refusal)
+    }
+
+    /// Registers an SSE subscriber, named `watcher` when given (registered or
+    /// refreshed with `claim`).
     /// - Parameter lastEventID: the client's `Last-Event-ID`; the initial event
     ///   is skipped only when it names the current instance and `seq`
     ///   (`<instance>.<seq>`), so a new series is never skipped.
+    /// - Returns: the stream, and the secret made up for a newly created watcher.
     func openStream(
-        on connection: HTTPConnection, descriptor: Int32, lastEventID: String?, watcher: String?
-    ) -> EventStream? {
-        let stream = shared.withLock { shared -> EventStream? in
-            guard !shared.shuttingDown, let published = shared.published else { return nil }
+        on connection: HTTPConnection, descriptor: Int32, lastEventID: String?, watcher: String?,
+        claim: WatcherClaim
+    ) throws(StreamRefusal) -> (stream: EventStream, secret: [UInt8]?) {
+        let opened = shared.withLock { shared -> Result<(EventStream, [UInt8]?), StreamRefusal> in
+            guard !shared.shuttingDown, let published = shared.published else { return .failure(.unavailable) }
+            var secret: [UInt8]?
             if let watcher {
-                let touched = shared.watchers.touch(
-                    watcher, seq: published.state.seq, now: MonotonicClock.nanoseconds(),
-                    wallNow: MonotonicClock.wallMilliseconds(), connecting: true)
-                guard touched.accepted else { return nil }
+                do throws(WatcherRegistry.Refusal) {
+                    let touched = try shared.watchers.touch(
+                        watcher, seq: published.state.seq, claim: claim, now: MonotonicClock.nanoseconds(),
+                        wallNow: MonotonicClock.wallMilliseconds(), connecting: true)
+                    if case .created(let made) = touched {
+                        secret = made
+                    }
+                } catch {
+                    return .failure(.watcher(error))
+                }
             }
             let stream = EventStream(connection: connection, hub: self, watcher: watcher)
             stream.hangupToken = watchHangup(of: descriptor, for: .stream(ObjectIdentifier(stream)), in: &shared)
@@ -196,12 +214,13 @@ public final class GenerationHub: Sendable {
                 stream.enqueue(published.event)
             }
             shared.streams[ObjectIdentifier(stream)] = stream
-            return stream
+            return .success((stream, secret))
         }
+        let result = try opened.get()
         if watcher != nil {
             watcherChanges.signal()
         }
-        return stream
+        return result
     }
 
     /// Fills `buffer` for a stream, or suspends its connection when there is nothing to send.

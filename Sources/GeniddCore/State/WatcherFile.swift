@@ -41,6 +41,12 @@ public struct WatcherFile: Sendable, Equatable {
                             ("registered_at_ms", .int(watcher.registeredAtMilliseconds)),
                             ("last_seen_ms", .int(watcher.lastSeenMilliseconds)),
                             ("last_seen_monotonic_ns", .uint(watcher.lastSeenMonotonic)),
+                            ("owner_uid", watcher.owner.uid.map { .uint(UInt64($0)) } ?? .null),
+                            (
+                                "owner_secret",
+                                watcher.owner.secret.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
+                            ),
+                            ("owner_peer", .string(watcher.owner.peer)),
                         ])
                     })
             ),
@@ -71,14 +77,15 @@ public struct WatcherFile: Sendable, Equatable {
             guard let name = entry["name"]?.stringValue, WatcherRegistry.isValidName(name),
                 let acknowledged = Self.optionalSeq(entry["acked_seq"]),
                 let registered = Self.time(entry["registered_at_ms"]), let seen = Self.time(entry["last_seen_ms"]),
-                let monotonic = entry["last_seen_monotonic_ns"]?.uint64Value, monotonic < UInt64(Int64.max)
+                let monotonic = entry["last_seen_monotonic_ns"]?.uint64Value, monotonic < UInt64(Int64.max),
+                let owner = Self.owner(entry)
             else {
                 throw WatcherFileError("a watcher entry is malformed")
             }
             watchers.append(
                 WatcherRegistry.Watcher(
                     name: name, acknowledgedSeq: acknowledged, registeredAtMilliseconds: registered,
-                    lastSeenMilliseconds: seen, lastSeenMonotonic: monotonic, connectedStreams: 0))
+                    lastSeenMilliseconds: seen, lastSeenMonotonic: monotonic, connectedStreams: 0, owner: owner))
         }
         var expired: [WatcherRegistry.Expiry] = []
         for entry in gone {
@@ -90,6 +97,23 @@ public struct WatcherFile: Sendable, Equatable {
             expired.append(WatcherRegistry.Expiry(name: name, acknowledgedSeq: acknowledged, expiredAtMilliseconds: at))
         }
         self.init(bootID: bootID, instance: instance, watchers: watchers, expired: expired)
+    }
+
+    /// The owner of a saved watcher: a uid, a secret, or both, and the creating peer.
+    private static func owner(_ entry: JSONValue) -> WatcherOwner? {
+        guard let peer = entry["owner_peer"]?.stringValue, (1...128).contains(peer.utf8.count) else { return nil }
+        var uid: UInt32?
+        if let value = entry["owner_uid"], !value.isNull {
+            guard let number = value.uint64Value, number <= UInt64(UInt32.max) else { return nil }
+            uid = UInt32(number)
+        }
+        var secret: [UInt8]?
+        if let value = entry["owner_secret"], !value.isNull {
+            guard let text = value.stringValue, WatcherOwner.isValidSecret(Array(text.utf8)) else { return nil }
+            secret = Array(text.utf8)
+        }
+        guard uid != nil || secret != nil else { return nil }
+        return WatcherOwner(uid: uid, secret: secret, peer: peer)
     }
 
     /// `.some(seq)` or `.some(nil)` for null; nil when the value is neither.
