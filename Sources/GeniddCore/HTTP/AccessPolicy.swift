@@ -28,7 +28,9 @@ public struct AccessPolicy: Sendable {
         case .read:
             guard let readToken else { return }
             if isAdminPeer(credentials) { return }
-            if let token, ConstantTime.equal(token, readToken) || adminToken.map({ ConstantTime.equal(token, $0) }) == true {
+            if let token,
+                ConstantTime.equal(token, readToken) || adminToken.map({ ConstantTime.equal(token, $0) }) == true
+            {
                 return
             }
             throw HTTPProblem(
