@@ -12,7 +12,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
@@ -34,6 +33,13 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // Nettle, for the HMAC-SHA256 of uuid_hash (Debian: nettle-dev). libmicrohttpd
+        // loads it already, through GnuTLS, so it adds no library to the daemon.
+        .systemLibrary(
+            name: "CNettle",
+            pkgConfig: "nettle",
+            providers: [.apt(["nettle-dev"])]
+        ),
         // Kernel ABI pieces Swift cannot express (ioctl numbers, volatile reads, netlink structs).
         .target(name: "CGeniddSys"),
         .target(
@@ -42,8 +48,8 @@ let package = Package(
                 "CMicroHTTPD",
                 "CJSONC",
                 "CGeniddSys",
+                "CNettle",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what genidd needs to build and test on Debian 12: the C libraries
-# (libmicrohttpd, json-c, libcurl) and pkg-config. Extra packages can be named as
+# (libmicrohttpd, json-c, libcurl, nettle) and pkg-config. Extra packages can be named as
 # arguments (for example: scripts/setup.sh wrk nginx-light). Idempotent: runs
 # apt-get only for packages that are missing.
 set -euo pipefail
 
-packages=(pkg-config libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev "$@")
+packages=(pkg-config libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev nettle-dev "$@")
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,4 +1,4 @@
-import Crypto
+import CNettle
 
 #if canImport(Glibc)
     import Glibc
@@ -9,31 +9,49 @@ import Crypto
 /// U is the canonical lowercase 36-character text form.
 ///
 /// The raw UUID is read straight into a ``SecretBuffer`` and wiped before
-/// ``hash()`` returns. Errors never quote the file's contents.
+/// ``hash()`` returns, together with nettle's working context that absorbed
+/// it. The key is kept only as nettle's keyed context, in a second
+/// ``SecretBuffer`` wiped when the hasher goes. Errors never quote the
+/// file's contents.
 public final class UUIDHasher: @unchecked Sendable {
     // Unchecked: used only from the source thread, one call at a time.
     private let path: String
-    private let key: SymmetricKey
+    /// The keyed HMAC context (inner and outer states), at offset 0.
+    private let keyed: SecretBuffer
+    /// The raw file, the message and the working context; wiped after each hash.
     private let secret: SecretBuffer
     private static let domain = Array("genidd-uuid-v1:".utf8)
+
+    // Layout of `secret`: [0, 128) raw file bytes, [128, 128+15+36) message,
+    // [256, 256+context size) nettle's working context.
+    private static let rawCapacity = 128
+    private static let messageStart = 128
+    private static let scratchStart = 256
 
     /// - Parameters:
     ///   - uuidFile: a file holding the UUID as text or as 16 raw bytes (GUID layout).
     ///   - key: the exact bytes of `--hash-key-file` (empty when not given).
     public init(uuidFile: String, key: [UInt8]) throws {
         path = uuidFile
-        self.key = SymmetricKey(data: key)
+        keyed = try SecretBuffer()
         secret = try SecretBuffer()
+        let size = cnettle_hmac_sha256_context_size()
+        guard Self.scratchStart % cnettle_hmac_sha256_context_alignment() == 0,
+            Self.scratchStart + size <= secret.bytes.count, size <= keyed.bytes.count
+        else {
+            throw UUIDFileError(path: path, problem: "nettle's HMAC context (\(size) bytes) does not fit a page")
+        }
+        key.withUnsafeBufferPointer { key in
+            cnettle_hmac_sha256_set_key(keyed.bytes.baseAddress, key.baseAddress, key.count)
+        }
     }
 
     /// Reads the UUID file now and returns its keyed hash.
     public func hash() throws -> String {
         defer { secret.wipe() }
         let buffer = secret.bytes
-        // Layout inside the page: [0, 128) raw file bytes, [128, 128+15+36) message.
-        let rawCapacity = 128
-        let length = try readRaw(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<rawCapacity]))
-        let messageStart = rawCapacity
+        let length = try readRaw(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Self.rawCapacity]))
+        let messageStart = Self.messageStart
         for (index, byte) in Self.domain.enumerated() {
             buffer[messageStart + index] = byte
         }
@@ -45,10 +63,12 @@ public final class UUIDHasher: @unchecked Sendable {
         } else {
             try Self.canonicalizeText(raw, into: text, path: path)
         }
-        var mac = HMAC<SHA256>(key: key)
-        mac.update(data: UnsafeRawBufferPointer(rebasing: buffer[messageStart..<(textStart + 36)]))
-        let code = mac.finalize()
-        return "sha256:" + Hex.encode(Array(code))
+        let message = UnsafeRawBufferPointer(rebasing: buffer[messageStart..<(textStart + 36)])
+        let scratch = UnsafeMutableRawBufferPointer(rebasing: buffer[Self.scratchStart...])
+        var code = [UInt8](repeating: 0, count: cnettle_sha256_digest_size())
+        cnettle_hmac_sha256_digest(
+            keyed.bytes.baseAddress, scratch.baseAddress, message.baseAddress, message.count, &code)
+        return "sha256:" + Hex.encode(code)
     }
 
     /// True for `sha256:` and 64 lowercase hex digits, the only form `hash()` returns.
