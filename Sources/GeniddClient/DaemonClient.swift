@@ -84,6 +84,19 @@ public final class DaemonClient {
         }
     }
 
+    /// `GET /healthz` or `GET /readyz`: genidd's answer on 200. Anything else
+    /// throws ``ClientError``: for an error status with genidd's problem
+    /// detail (why it is not ready), and for any other 2xx as well.
+    public func check(_ probe: HealthProbe, timeoutMilliseconds: Int) throws -> String {
+        let reply = try requests.perform(request(probe.path, accept: "application/json", timeout: timeoutMilliseconds))
+        try checkStatus(reply)
+        guard reply.status == 200 else {
+            throw ClientError.badResponse(
+                target: address.description, reason: "\(probe.path) answered \(reply.status) instead of 200")
+        }
+        return String(decoding: reply.body, as: UTF8.self).trimmingWhitespace()
+    }
+
     /// `POST /v1/watchers/NAME/ack` with `{"seq": N}`.
     public func acknowledge(watcher: String, seq: UInt64) throws {
         var ack = request("/v1/watchers/\(watcher)/ack", accept: "application/json", timeout: 10_000)

@@ -25,6 +25,11 @@ struct ConnectionOptions: ParsableArguments {
 
     /// The address from the flags, else from GENIDD_URL or GENIDD_UNIX, else the default URL.
     func makeAddress(_ environment: Environment) throws -> DaemonAddress {
+        try Self.address(url: url, unix: unix, environment)
+    }
+
+    /// `--url` or `--unix` when given, else GENIDD_URL or GENIDD_UNIX, else the default URL.
+    static func address(url: String?, unix: String?, _ environment: Environment) throws -> DaemonAddress {
         do {
             if let url { return try DaemonAddress(url: url) }
             if let unix { return try DaemonAddress(unixSocket: unix) }

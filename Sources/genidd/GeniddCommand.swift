@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The `genidd` command: the daemon (`serve`) and its clients (`get`, `wait`, `watch`).
+/// The `genidd` command: the daemon (`serve`), its clients (`get`, `wait`, `watch`) and `probe`.
 struct GeniddCommand: ParsableCommand {
     static let version = "0.1.0"
 
@@ -15,7 +15,7 @@ struct GeniddCommand: ParsableCommand {
             and containers.
             """,
         version: "genidd \(version)",
-        subcommands: [ServeCommand.self, GetCommand.self, WaitCommand.self, WatchCommand.self],
+        subcommands: [ServeCommand.self, GetCommand.self, WaitCommand.self, WatchCommand.self, ProbeCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -14,6 +14,9 @@ public struct DaemonAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     public let transport: Transport
+    /// The path part of a `--url`, without trailing slashes: empty unless
+    /// genidd is served under a prefix (always empty for a Unix socket).
+    public let basePath: String
 
     /// The daemon's default TCP listener.
     public static let defaultURL = "http://127.0.0.1:8080"
@@ -37,11 +40,12 @@ public struct DaemonAddress: Sendable, Equatable, CustomStringConvertible {
             throw ConfigurationError(
                 "--url takes a base URL without query, fragment or credentials (use --token-file), got '\(text)'")
         }
-        var base = "\(parts.scheme)://\(parts.host)" + (parts.port.map { ":" + $0 } ?? "") + parts.path
-        while base.hasSuffix("/") {
-            base.removeLast()
+        var path = parts.path
+        while path.hasSuffix("/") {
+            path.removeLast()
         }
-        transport = .url(base)
+        basePath = path
+        transport = .url("\(parts.scheme)://\(parts.host)" + (parts.port.map { ":" + $0 } ?? "") + path)
     }
 
     /// Checks a `--unix` path (it need not exist yet: `watch` waits for it).
@@ -52,6 +56,7 @@ public struct DaemonAddress: Sendable, Equatable, CustomStringConvertible {
             throw ConfigurationError("--unix: a socket path must be shorter than 108 bytes, got \(path.utf8.count)")
         }
         transport = .unixSocket(path)
+        basePath = ""
     }
 
     /// The full URL of `path` (which starts with `/`).
