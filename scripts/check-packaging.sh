@@ -107,9 +107,17 @@ if ! "$venv/bin/hadolint" --no-color --failure-threshold style docker/Dockerfile
     sed 's/^/  /' "$tmp/hadolint.txt" >&2
     finding "hadolint reported the above"
 fi
-for pattern in '^\.build\*?$' '^\.vm-cache$' '^\.venv\*$'; do
+for pattern in '^\.build\*?$' '^\.vm-cache$' '^\.image-cache$' '^\.venv\*$'; do
     grep -qE "$pattern" .dockerignore || finding ".dockerignore lacks a line matching $pattern"
 done
+
+say "Dockerfile: HEALTHCHECK runs genidd probe ready; /run/genidd root:genidd 2770; Package.resolved copied"
+grep -qE '^[[:space:]]+CMD \["genidd", "probe", "ready", "--(unix|url)", "(/[^"]+|https?://[^/"]+/?)"\]$' docker/Dockerfile ||
+    finding "docker/Dockerfile: HEALTHCHECK must be CMD [\"genidd\", \"probe\", \"ready\", \"--unix\", PATH] (or --url with a base URL)"
+grep -q 'install -d -o root -g genidd -m 2770 /run/genidd' docker/Dockerfile ||
+    finding "docker/Dockerfile: /run/genidd must be root:genidd 2770 (root without CAP_DAC_OVERRIDE and uid 10001 both write it)"
+grep -qE '^COPY Package.swift Package.resolved' docker/Dockerfile ||
+    finding "docker/Dockerfile: Package.resolved must be copied with Package.swift"
 
 # --- YAML: compose, Kubernetes --------------------------------------------------------------
 say "YAML parses (docker/*.yaml, api/openapi.yaml, the example pod in docker/daemonset.yaml)"
@@ -152,6 +160,7 @@ need("--export-sysgenid" in args and args[args.index("--export-sysgenid") + 1] =
      "compose genidd: --export-sysgenid /run/genidd/sysgenid")
 need(any(str(v).split(":")[1:2] == ["/run/genidd"] for v in genidd.get("volumes", []) if isinstance(v, str)),
      "compose genidd: the shared volume at /run/genidd")
+genidd_volume_options = compose.get("volumes", {}).get("genidd-run", {}).get("driver_opts", {}).get("o", "")
 mounts = {m["target"]: m for m in app.get("volumes", []) if isinstance(m, dict)}
 need(mounts.get("/dev/sysgenid", {}).get("read_only") is True, "compose app: /dev/sysgenid mounted read-only")
 need(mounts.get("/dev/sysgenid", {}).get("volume", {}).get("subpath") == "sysgenid", "compose app: the export as subpath")
@@ -167,9 +176,20 @@ need(security.get("capabilities", {}).get("add") == ["SYSLOG"], "DaemonSet: capa
 need(security.get("readOnlyRootFilesystem") is True, "DaemonSet: readOnlyRootFilesystem")
 need(security.get("allowPrivilegeEscalation") is False, "DaemonSet: allowPrivilegeEscalation false")
 need(not security.get("privileged"), "DaemonSet: not privileged")
-for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+# Probes are `genidd probe live|ready` with a socket or a base URL (no path:
+# `genidd get --url .../readyz` asked /readyz/v1/generation and always failed).
+def probe_command(command, check):
+    return (command[:3] == ["genidd", "probe", check] and len(command) == 5 and command[3] in ("--unix", "--url")
+            and (command[3] == "--unix" or command[4].rstrip("/").count("/") == 2))
+for probe, check in (("livenessProbe", "live"), ("readinessProbe", "ready")):
     command = container.get(probe, {}).get("exec", {}).get("command", [])
-    need(command[:2] == ["genidd", "get"] and command[-1].endswith(path), f"DaemonSet: {probe} runs genidd get on {path}")
+    need(probe_command(command, check), f"DaemonSet: {probe} runs genidd probe {check} (got {command})")
+test = genidd.get("healthcheck", {}).get("test", [])
+need(test[:1] == ["CMD"] and probe_command(test[1:], "ready"), f"compose genidd: healthcheck runs genidd probe ready (got {test})")
+need(app.get("depends_on", {}).get("genidd", {}).get("condition") == "service_healthy", "compose app: waits for a healthy genidd")
+need("10001" in [str(group) for group in app.get("group_add", [])], "compose app: group_add 10001 (the socket's group)")
+need("gid=10001" in genidd_volume_options and "mode=2770" in genidd_volume_options,
+     "compose volume genidd-run: tmpfs with gid=10001,mode=2770")
 volumes = {v["name"]: v for v in spec["volumes"]}
 run = [v for v in volumes.values() if v.get("hostPath", {}).get("path") == "/run/genidd"]
 need(run and run[0]["hostPath"].get("type") == "DirectoryOrCreate", "DaemonSet: hostPath /run/genidd DirectoryOrCreate")
@@ -188,8 +208,9 @@ sys.exit(1 if problems else 0)
 EOF
 
 # --- scripts -----------------------------------------------------------------------------
-say "shellcheck scripts/check-*.sh"
-shellcheck -x scripts/check-*.sh || finding "shellcheck reported the above"
+say "shellcheck scripts/check-*.sh scripts/image-*.sh scripts/build-release.sh bench/footprint.sh"
+shellcheck -x scripts/check-*.sh scripts/image-*.sh scripts/build-release.sh bench/footprint.sh ||
+    finding "shellcheck reported the above"
 
 if [ "$findings" -ne 0 ]; then
     echo "check-packaging: FAIL — $findings finding(s) (see above)"
