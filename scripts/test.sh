@@ -8,7 +8,10 @@
 #   5. the API contract (scripts/check-api.sh: api/openapi.yaml validated, and
 #      schemathesis plus direct probes against a live release build);
 #   6. the packaging (scripts/check-packaging.sh: systemd-analyze verify,
-#      hadolint, compose and Kubernetes schemas).
+#      hadolint, compose and Kubernetes schemas);
+#   7. the image (scripts/image-smoke.sh: builds docker/Dockerfile and runs
+#      it as compose does), only where podman or docker works: elsewhere it
+#      is reported as not run, and counts neither as passed nor as failed.
 # Set GENIDD_SKIP_VM=1 to skip step 4 (it needs root for apt-get and ~1-3 min).
 # Ends with one line "genidd: N passed, N failed" and exits non-zero on any failure.
 set -euo pipefail
@@ -57,6 +60,18 @@ if [ "${GENIDD_SKIP_VM:-0}" != 1 ]; then
 fi
 stage "the API contract (scripts/check-api.sh)" env CHECK_API_BUILD=1 bash scripts/check-api.sh
 stage "the packaging (scripts/check-packaging.sh)" bash scripts/check-packaging.sh
+engine=""
+for candidate in podman docker; do
+    if command -v "$candidate" >/dev/null && "$candidate" info >/dev/null 2>&1; then
+        engine=$candidate
+        break
+    fi
+done
+if [ -n "$engine" ]; then
+    stage "the image (scripts/image-smoke.sh $engine)" bash scripts/image-smoke.sh "$engine"
+else
+    echo "test: NOT RUN: the image (scripts/image-smoke.sh): no container engine works here (podman info, docker info)" >&2
+fi
 
 # One plain closing line for CI.
 echo "genidd: $((${total:-0} - failed - ${skipped:-0} + extra_passed)) passed, $((failed + extra_failed)) failed, ${skipped:-0} skipped"
