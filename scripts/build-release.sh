@@ -12,7 +12,7 @@
 #                                  reads and every process keeps resident;
 #   --no-export-dynamic            no dynamic symbol table for genidd's own
 #                                  symbols (nothing dlopens the executable);
-#   -s                             no symbol table (27 MB -> 14 MB).
+#   -s                             no symbol table (about half the size).
 #
 # Extra arguments go to swift build (for example --scratch-path).
 set -euo pipefail
