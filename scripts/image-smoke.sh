@@ -55,7 +55,7 @@ say "engine: $engine ($("$engine" --version))"
 containers=()
 volumes=()
 cleanup() {
-    for container in "${containers[@]}"; do "$engine" rm -f "$container" >/dev/null 2>&1 || true; done
+    for container in "${containers[@]}"; do "$engine" rm -f -v "$container" >/dev/null 2>&1 || true; done
     rm -f "/tmp/$suffix.err"
     for volume in "${volumes[@]}"; do "$engine" volume rm -f "$volume" >/dev/null 2>&1 || true; done
 }
@@ -197,7 +197,7 @@ variant() {
         fail "$name: genidd logged 'Permission denied': $("$engine" logs "$container" 2>&1 | grep -i 'permission denied' | head -n 1)"
     [ "$("$engine" inspect --format '{{.RestartCount}}' "$container")" = 0 ] || fail "$name: the container restarted"
     say "  a malformed counter: unhealthy, live still 0; restored: healthy ($((SECONDS - step)) s)"
-    "$engine" rm -f "$container" >/dev/null 2>&1
+    "$engine" rm -f -v "$container" >/dev/null 2>&1
 }
 
 # The control: a volume owned as the image before this fix left it
@@ -220,7 +220,7 @@ control() {
     "$engine" logs "$container" 2>&1 | grep -q 'Permission denied' ||
         fail "control: the root sidecar did not fail on the old layout; the variant checks prove nothing"
     say "  failed as expected: $("$engine" logs "$container" 2>&1 | grep -m 1 'Permission denied')"
-    "$engine" rm -f "$container" >/dev/null 2>&1
+    "$engine" rm -f -v "$container" >/dev/null 2>&1
 }
 
 control
