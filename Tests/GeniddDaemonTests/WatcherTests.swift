@@ -199,5 +199,98 @@ extension DaemonTests {
             #expect(Set(watchers.keys) == ["app", "batch", "late"])
             #expect(watchers.values.allSatisfy { $0.acked == nil && $0.outdated }, "\(watchers)")
         }
+
+        @Test(
+            "watchers belong to their creator's uid on the Unix socket: another user cannot refresh, acknowledge or delete them; an admin can",
+            .enabled(if: getuid() == 0, "switching to a second user needs root"))
+        func ownedByUID() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory)
+            let daemon = try DaemonProcess(
+                directory: directory,
+                arguments: ["--source", counter.sourceArgument, "--unix-mode", "0666", "--admin-uid", "0"])
+            func call(_ uid: Int, _ method: String, _ path: String) throws -> (status: Int, body: String) {
+                try Admin.requestAs(uid: uid, gid: uid, socket: daemon.unixSocket, method: method, path: path)
+            }
+            #expect(try call(1000, "PUT", "/v1/watchers/mine").status == 201)
+            #expect(try call(1000, "PUT", "/v1/watchers/mine").status == 200, "its owner refreshes it")
+            for (method, path) in [("PUT", "/v1/watchers/mine"), ("DELETE", "/v1/watchers/mine")] {
+                let refused = try call(1001, method, path)
+                #expect(refused.status == 403, "\(method) by another uid")
+                #expect(refused.body.contains("belongs to uid 1000"), "\(refused.body)")
+            }
+            // Over TCP, without the secret (a watcher created over the socket has none).
+            #expect(try request(daemon.tcp, "/v1/watchers/mine", method: "DELETE").status == 403)
+            #expect(try request(daemon.tcp, "/v1/watchers/mine").status == 200, "reading is open")
+            #expect(try request(daemon.unix, "/v1/watchers/mine", method: "DELETE").status == 204, "uid 0 is an admin")
+        }
+
+        @Test(
+            "over TCP a watcher is owned by its secret: returned once at creation, required to acknowledge or delete it"
+        )
+        func ownedBySecret() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory)
+            let daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
+            let created = try request(daemon.tcp, "/v1/watchers/job", method: "PUT")
+            #expect(created.status == 201)
+            let secret = try #require(created.header("Genidd-Watcher-Secret"))
+            #expect(created.json["secret"] as? String == secret)
+            #expect(secret.count == 32)
+            let bad = ("Genidd-Watcher-Secret", "not-the-secret-000000")
+            func ack(_ headers: [(String, String)]) throws -> Int {
+                try request(
+                    daemon.tcp, "/v1/watchers/job/ack", method: "POST",
+                    headers: [("Content-Type", "application/json")] + headers, body: "{\"seq\":1}"
+                ).status
+            }
+            #expect(try ack([]) == 403)
+            #expect(try ack([bad]) == 403)
+            #expect(try ack([("Genidd-Watcher-Secret", secret)]) == 200)
+            #expect(try request(daemon.tcp, "/v1/watchers/job", method: "PUT", headers: [bad]).status == 403)
+            let refresh = try request(
+                daemon.tcp, "/v1/watchers/job", method: "PUT", headers: [("Genidd-Watcher-Secret", secret)])
+            #expect(refresh.status == 200 && refresh.json["secret"] == nil, "the secret is told only once")
+            // Attaching an SSE stream to it needs the secret too.
+            let stolen = try EventStreamClient(daemon.tcp, path: "/v1/events?watcher=job")
+            #expect(stolen.status == 403)
+            #expect(try request(daemon.tcp, "/v1/watchers/job", method: "DELETE", headers: [bad]).status == 403)
+            #expect(
+                try request(
+                    daemon.tcp, "/v1/watchers/job", method: "DELETE", headers: [("Genidd-Watcher-Secret", secret)]
+                )
+                .status == 204)
+            #expect(
+                try request(daemon.tcp, "/v1/watchers/x", method: "PUT", headers: [("Genidd-Watcher-Secret", "short")])
+                    .status == 400)
+        }
+
+        @Test("each owner may create a bounded number of watchers; the list comes in pages")
+        func capsAndPages() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory)
+            let daemon = try DaemonProcess(
+                directory: directory, arguments: ["--source", counter.sourceArgument, "--max-watchers-per-owner", "5"])
+            for index in 0..<5 {
+                #expect(try Self.call(daemon, "PUT", "w\(index)").status == 201)
+            }
+            let capped = try Self.call(daemon, "PUT", "w5")
+            #expect(capped.status == 429)
+            #expect((capped.json["detail"] as? String)?.contains("--max-watchers-per-owner") == true)
+            var names: [String] = []
+            var after: String?
+            for _ in 0..<5 {
+                let page = try request(
+                    daemon.tcp, "/v1/watchers?limit=2" + (after.map { "&after=\($0)" } ?? "")
+                ).json
+                names += (page["watchers"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+                #expect(page["outdated"] as? Int == 0)
+                after = page["next_after"] as? String
+                if after == nil { break }
+            }
+            #expect(names == ["w0", "w1", "w2", "w3", "w4"])
+            #expect(try request(daemon.tcp, "/v1/watchers?limit=0").status == 400)
+            #expect(try request(daemon.tcp, "/v1/watchers?limit=1001").status == 400)
+        }
     }
 }
