@@ -238,11 +238,12 @@ class Probes:
         try:
             hold.sendall(b"GET /v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
             read_until(hold, b"retry: 2000", count=1, seconds=3)
-            status, headers, body = self.request("GET", "/healthz", where=self.limited, token=None)
+            status, headers, body = self.request("GET", "/v1/generation", where=self.limited)
+            probe, _, _ = self.request("GET", "/healthz", where=self.limited, token=None)
         finally:
             hold.close()
-        ok = status == 503 and headers.get("retry-after") == "1" and json.loads(body)["status"] == 503
-        self.report("past --max-connections: 503 with Retry-After: 1", ok, f"{status} {headers}")
+        ok = status == 503 and headers.get("retry-after") == "1" and json.loads(body)["status"] == 503 and probe == 200
+        self.report("past --max-connections: 503 with Retry-After: 1, but probes answered", ok, f"{status} {headers}; /healthz {probe}")
 
     def many_arguments(self):
         path = "/healthz?" + "&".join(f"x{i}=a" for i in range(59))
