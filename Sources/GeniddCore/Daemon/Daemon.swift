@@ -30,12 +30,6 @@ public final class Daemon {
         let choice = try configuration.probe.resolve(configuration.source) { warning in
             logger.warning("\(warning)")
         }
-        logger.info(
-            "source chosen",
-            metadata: [
-                "source": "\(choice.source.name)", "notification": "\(choice.source.notification.rawValue)",
-                "why": "\(choice.reason)",
-            ])
         let metrics = DaemonMetrics(version: configuration.version, source: choice.source.name)
         let hub = try GenerationHub(
             heartbeatMilliseconds: configuration.heartbeatMilliseconds,
@@ -49,6 +43,14 @@ public final class Daemon {
             source: choice.source, companions: choice.companions, tracker: tracker,
             acknowledgementPolicy: configuration.acknowledgementPolicy, logger: logger)
         runner.openNow()
+        // After the first open: a VMClock learns from its page whether the
+        // device notifies (poll) or has to be re-read (interval).
+        logger.info(
+            "source chosen",
+            metadata: [
+                "source": "\(choice.source.name)", "notification": "\(choice.source.notification.rawValue)",
+                "why": "\(choice.reason)",
+            ])
         metrics.describeSource(choice.source.name, notification: choice.source.notification.rawValue)
 
         let sockets = try openListeners()
