@@ -17,8 +17,20 @@
 # disruption marker: every restore must also bring exactly one
 # clock-disruption event (QEMU bumps the marker on each incoming migration).
 #
-# Usage: scripts/vm-e2e.sh [--vmclock] [--cache DIR] [--keep]
+# With --vmclock-counter: the same sid root and kernel, but QEMU built from
+# Debian's source package with the posted VMClock generation-counter and
+# notification patches (scripts/vm-e2e/build-qemu-vmclock.sh, cached), and
+# only a vmclock device (no vmgenid: the VMClock's own ACPI notification must
+# wake the guest). genidd's `auto` must pick vmclock and wait in poll() on
+# /dev/vmclock0; every restore (the patched QEMU advances the counter on each
+# incoming migration) must bring exactly one new seq to every subscriber and
+# one clock disruption, while a pause (stop, cont) and a snapshot the VM
+# continues from (stop, migrate to a file, cont) must bring nothing.
+#
+# Usage: scripts/vm-e2e.sh [--vmclock | --vmclock-counter] [--cache DIR] [--keep]
 #   --vmclock     the VMClock scenario (sid kernel and QEMU; needs root)
+#   --vmclock-counter  the VMClock scenario with a patched QEMU that sets the
+#                 generation counter and notifies (the first run builds QEMU: ~6 min)
 #   --cache DIR   downloads and built artifacts (default: .vm-cache at the repo top)
 #   --keep        keep the saved VM state file (DIR/run*/state.bin) after a pass
 # Needs root for apt-get on a fresh machine (Debian 12); everything else is cached.
@@ -31,9 +43,11 @@ cache=$repo/.vm-cache
 guest_memory=512
 keep_state=0
 vmclock=0
+counter=0
 while (($#)); do
     case $1 in
     --vmclock) vmclock=1 && shift ;;
+    --vmclock-counter) vmclock=1 counter=1 && shift ;;
     --cache) cache=$(realpath -m "$2") && shift 2 ;;
     --keep) keep_state=1 && shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' && exit 0 ;;
@@ -44,9 +58,12 @@ done
 helpers=$repo/scripts/vm-e2e
 # This run's logs and VM state (replaced on every run) and the built initramfs,
 # per scenario so that the two do not evict each other's cache.
-if ((vmclock)); then
+if ((counter)); then
+    run=$cache/run-vmclock-counter
+    initramfs_name="initramfs-vmclock" # the same guest as --vmclock
+elif ((vmclock)); then
     run=$cache/run-vmclock
-    initramfs_name=initramfs-vmclock
+    initramfs_name="initramfs-vmclock"
 else
     run=$cache/run
     initramfs_name=initramfs
@@ -209,6 +226,14 @@ sid_kernel() {
 if ((vmclock)); then
     sid_prepare
     sid_kernel
+    if ((counter)); then
+        # The patched QEMU, built in the sid root (cached; ~6 min the first time).
+        step "QEMU with the VMClock counter patches (scripts/vm-e2e/build-qemu-vmclock.sh)"
+        qemu_build_start=$(now_ms)
+        qemu_vmclock=$(bash "$helpers/build-qemu-vmclock.sh" "$sid_root" "$cache" 2> >(sed -u 's/^/    /' >&2)) ||
+            fail "building the patched QEMU failed"
+        step "patched QEMU ready after $((($(now_ms) - qemu_build_start) / 1000)) s: $qemu_vmclock"
+    fi
 else
     # The kernel: the versioned package that Debian 12's linux-image-amd64 points
     # to. Resolved once; afterwards the cached package is used (offline reruns).
@@ -265,8 +290,8 @@ if ((vmclock)); then
     qemu=(unshare --mount --propagation private sh -c \
         'root=$1 cache=$2 && shift 2 && mount --bind "$cache" "$root$cache" &&
          mount -t proc proc "$root/proc" && exec chroot "$root" "$@"' \
-        sh "$sid_root" "$cache" qemu-system-x86_64)
-    qemu_version=$(chroot "$sid_root" qemu-system-x86_64 --version | head -n 1)
+        sh "$sid_root" "$cache" "${qemu_vmclock:-qemu-system-x86_64}")
+    qemu_version=$("${qemu[@]}" --version | head -n 1)
 else
     qemu=(qemu-system-x86_64)
     qemu_version=$(qemu-system-x86_64 --version | head -n 1)
@@ -409,12 +434,14 @@ start_qemu() {
         -kernel "$vmlinuz" -initrd "$initramfs"
         -append "console=ttyS0 panic=-1"
         -chardev "file,id=console,path=$serial_log" -serial chardev:console
-        -device "vmgenid,id=vmgen0,guid=$guid"
         # No option ROM: the guest never network-boots, and iPXE would slow down SeaBIOS.
         -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:8080"
         -device virtio-net-pci,netdev=net0,romfile=
         -qmp "unix:$qmp_socket,server=on,wait=off"
     )
+    # --vmclock-counter: no vmgenid, whose ACPI event on every restore would
+    # also wake the guest and hide a VMClock notification that never came.
+    ((counter)) || command+=(-device "vmgenid,id=vmgen0,guid=$guid")
     if ((vmclock)); then
         command+=(-device vmclock)
     fi
@@ -427,12 +454,18 @@ start_qemu() {
     background_pids+=("$qemu_pid")
 }
 
-# check_guid GUID: QEMU's own view of the VM generation ID.
+# check_guid GUID: QEMU's own view of the VM generation ID (no vmgenid with --vmclock-counter).
 check_guid() {
+    ((counter)) && return 0
     local reported
     reported=$("${vmctl[@]}" qmp "$qmp_socket" query-vm-generation-id | json 'j["guid"]')
     [[ ${reported,,} == "${1,,}" ]] || fail "query-vm-generation-id says $reported, expected $1"
 }
+
+# The source genidd's `auto` must choose: kmsg (vmgenid's fork log line),
+# or the VMClock itself when it carries a generation counter.
+expected_source=kmsg
+((counter)) && expected_source=vmclock
 
 # check_rest GENERATION SEQ: GET /v1/generation through the forwarded port.
 check_rest() {
@@ -440,13 +473,16 @@ check_rest() {
     answer=$("${vmctl[@]}" get "http://127.0.0.1:$port/v1/generation" 10)
     local summary
     summary=$(json '"%s %s %s %s %s" % (j["status"], j["body"]["generation"], j["body"]["seq"], j["body"]["source"], j["body"]["stale"])' <<<"$answer")
-    [[ $summary == "200 $1 $2 kmsg False" ]] ||
-        fail "GET /v1/generation: expected 200, generation $1, seq $2, source kmsg, stale false; got: $answer"
+    [[ $summary == "200 $1 $2 $expected_source False" ]] ||
+        fail "GET /v1/generation: expected 200, generation $1, seq $2, source $expected_source, stale false; got: $answer"
 }
 
-# count_lines REGEX: lines of the current serial log matching REGEX (the
-# console ends lines with CR LF).
-count_lines() { tr -d '\r' <"$serial_log" | grep -cE "$1" || true; }
+# The console since serial_mark (a byte offset: a pause or a snapshot keeps
+# the same QEMU and console log), without the console's CRs.
+serial_mark=0
+console_since_mark() { tail -c +$((serial_mark + 1)) "$serial_log" | tr -d '\r'; }
+# count_lines REGEX: lines of the console since serial_mark matching REGEX.
+count_lines() { console_since_mark | grep -cE "$1" || true; }
 
 fork_line='random: crng reseeded due to virtual machine fork'
 # --vmclock: QEMU bumps the VMClock's disruption marker on every incoming
@@ -454,7 +490,7 @@ fork_line='random: crng reseeded due to virtual machine fork'
 disruption_log_line='clock disruption \(live migration\?\)'
 disruption_sse_line='E2E sse clock-disruption marker=[0-9]+$'
 marker=
-# check_disruption ROUND OBSERVED: exactly one disruption line of genidd and of
+# check_disruption LABEL OBSERVED: exactly one disruption line of genidd and of
 # the guest SSE client, with the marker one above the last (or any, at first);
 # sets marker and disruption_note (host SSE: disruption events are sent only
 # to connected streams, so the reconnecting host client may or may not get it).
@@ -462,20 +498,20 @@ check_disruption() {
     local count tag
     for tag in "$disruption_log_line" 'E2E sse clock-disruption'; do
         count=$(count_lines "$tag")
-        ((count == 1)) || fail "restore $1: expected one console line matching /$tag/, found $count"
+        ((count == 1)) || fail "$1: expected one console line matching /$tag/, found $count"
     done
     local line new_marker
-    line=$(tr -d '\r' <"$serial_log" | grep -E 'E2E sse clock-disruption')
-    [[ $line =~ marker=([0-9]+)$ ]] || fail "restore $1: the guest's disruption event is malformed or has an id: $line"
+    line=$(console_since_mark | grep -E 'E2E sse clock-disruption')
+    [[ $line =~ marker=([0-9]+)$ ]] || fail "$1: the guest's disruption event is malformed or has an id: $line"
     new_marker=${BASH_REMATCH[1]}
     if [[ -n $marker ]] && ((new_marker != marker + 1)); then
-        fail "restore $1: disruption marker $new_marker, expected $((marker + 1))"
+        fail "$1: disruption marker $new_marker, expected $((marker + 1))"
     fi
     marker=$new_marker
     local host
     host=$(json '"; ".join("marker %s%s" % (e["data"].get("disruption_marker"), " WITH id" if "id" in e else "")
         for e in j["sse"]["events"] if e.get("event") == "clock-disruption")' <<<"$2")
-    [[ $host != *"WITH id"* ]] || fail "restore $1: a host clock-disruption event has an id: $2"
+    [[ $host != *"WITH id"* ]] || fail "$1: a host clock-disruption event has an id: $2"
     disruption_note="guest SSE clock-disruption marker=$marker, ${host:-none on the reconnecting host stream}"
 }
 # The tagged lines printed by guest-client for a change (not the start lines).
@@ -486,13 +522,23 @@ sse_line() { echo "E2E sse seq=$1 generation=$2 id=[A-Za-z0-9_-]+\\.$1\$"; }
 # Boot.
 new_guid() { cat /proc/sys/kernel/random/uuid; }
 guid=$(new_guid)
-step "boot: starting QEMU (TCG, $guest_memory MiB, vmgenid guid=$guid, genidd on 127.0.0.1:$port)"
+if ((counter)); then
+    step "boot: starting QEMU (TCG, $guest_memory MiB, vmclock and no vmgenid, genidd on 127.0.0.1:$port)"
+else
+    step "boot: starting QEMU (TCG, $guest_memory MiB, vmgenid guid=$guid, genidd on 127.0.0.1:$port)"
+fi
 boot_start=$(now_ms)
 start_qemu "$guid"
 # --vmclock: the VMClock page is there, genidd's auto declines it (no VM
-# generation counter) yet watches its disruption marker.
+# generation counter) yet watches its disruption marker. --vmclock-counter:
+# auto takes it, and is woken by the device (notification poll).
 vmclock_specs=()
-if ((vmclock)); then
+if ((counter)); then
+    vmclock_specs=(
+        vmclock_device='E2E init: /dev/vmclock0 present'
+        chosen='source chosen notification=poll source=vmclock why=.*carries a VM generation counter and notifies on update'
+    )
+elif ((vmclock)); then
     vmclock_specs=(
         vmclock_device='E2E init: /dev/vmclock0 present'
         declined='without a VM generation counter'
@@ -513,13 +559,31 @@ step "boot: /init after $(boot_ms init) ms, genidd ready after $(boot_ms ready) 
 step "boot: $(json 'j["devices"]["line"]' <<<"$boot" | sed 's/^E2E init: //')"
 step "boot: genidd $(json 'j["probe"]["line"]' <<<"$boot" | sed 's/^.*source chosen/source chosen/')"
 check_guid "$guid"
-if ((vmclock)); then
-    step "boot: /dev/vmclock0 present; genidd: $(json 'j["companion"]["line"]' <<<"$boot" | sed 's/^.*watching/watching/')"
+# check_readyz WHEN: still ready, on the expected source; --vmclock-counter:
+# woken by the device (notification poll, no check_interval_ms: genidd never
+# re-reads the page on a timer) and the page has both flags (bits 8 and 9).
+check_readyz() {
+    local readyz summary expected="200 ready $expected_source"
     readyz=$("${vmctl[@]}" get "http://127.0.0.1:$port/readyz" 10)
-    echo "$readyz" >"$run/readyz-boot.json"
-    [[ $(json '"%s %s %s" % (j["status"], j["body"]["status"], j["body"]["source"])' <<<"$readyz") == "200 ready kmsg" ]] ||
-        fail "GET /readyz: expected 200, ready, source kmsg; got: $readyz"
-    step "boot: GET /readyz: $(json 'json.dumps(j["body"])' <<<"$readyz")"
+    echo "$readyz" >"$run/readyz-$1.json"
+    summary=$(json '"%s %s %s" % (j["status"], j["body"]["status"], j["body"]["source"])' <<<"$readyz")
+    if ((counter)); then
+        summary+=$(json '" %s %s %s" % (j["body"].get("notification"), j["body"].get("check_interval_ms", "-"),
+            hex(j["body"].get("vmclock_flags", 0) & 0x300))' <<<"$readyz")
+        expected+=" poll - 0x300"
+    fi
+    [[ $summary == "$expected" ]] ||
+        fail "$1: GET /readyz: expected $expected (status, state, source[, notification, check_interval_ms, flags & 0x300]); got: $readyz"
+    readyz_body=$(json 'json.dumps(j["body"])' <<<"$readyz")
+}
+if ((counter)); then
+    step "boot: /dev/vmclock0 present; genidd took it, to be woken by poll() on it"
+    check_readyz boot
+    step "boot: GET /readyz: $readyz_body"
+elif ((vmclock)); then
+    step "boot: /dev/vmclock0 present; genidd: $(json 'j["companion"]["line"]' <<<"$boot" | sed 's/^.*watching/watching/')"
+    check_readyz boot
+    step "boot: GET /readyz: $readyz_body"
 fi
 
 seq=$(json 'j["longpoll"]["line"].split("seq=")[1].split()[0]' <<<"$boot")
@@ -530,117 +594,169 @@ sse_start=$(json 'j["sse"]["line"]' <<<"$boot")
 series=$(json 'j["sse"]["line"].split("id=")[1].rsplit(".", 1)[0]' <<<"$boot")
 [[ $sse_start == "E2E sse start seq=$seq generation=$generation id=$series.$seq" ]] ||
     fail "guest clients disagree at start: longpoll seq=$seq generation=$generation, $sse_start"
-((generation == 0)) || fail "a fresh boot should have generation 0 (no VM fork yet), genidd says $generation"
+# kmsg counts VM forks since boot; the VMClock's counter is the hypervisor's
+# (QEMU with the patches bumps it once when the device is created).
+((counter || generation == 0)) || fail "a fresh boot should have generation 0 (no VM fork yet), genidd says $generation"
 check_rest "$generation" "$seq"
-step "boot: GET /v1/generation over the forwarded port: generation=$generation seq=$seq source=kmsg stale=false"
+step "boot: GET /v1/generation over the forwarded port: generation=$generation seq=$seq source=$expected_source stale=false"
 
 # ---------------------------------------------------------------------------
-# Restores. "new": a new GUID (a real snapshot restore: one new seq for every
-# subscriber). "same": the GUID the VM already has (QEMU does not notify the
-# guest; nothing may change). The same-GUID restore sits between real ones, so
-# the next real restore also proves it was not counted silently (seq + 1).
-plan=(new same new new)
+# Rounds. "new": a restore with a new GUID (a real snapshot restore: one new
+# seq for every subscriber). "same": a restore with the GUID the VM already
+# has (QEMU does not notify the guest; nothing may change). The same-GUID
+# restore sits between real ones, so the next real restore also proves it was
+# not counted silently (seq + 1).
+# --vmclock-counter: "restore": the patched QEMU advances the VMClock's
+# counter on every incoming migration (it cannot tell a snapshot from a live
+# migration), so every restore is a real one. "pause": stop, then cont in the
+# same QEMU. "snapshot": stop, migrate to a file, then cont in the same QEMU
+# (the VM that was snapshotted goes on; it is not a restored copy). Neither
+# may change anything, not even the clock's disruption marker.
+if ((counter)); then
+    plan=(restore pause restore snapshot restore)
+else
+    plan=(new same new new)
+fi
 restore_specs=()
 if ((vmclock)); then
     restore_specs=(disruption="$disruption_sse_line" genidd_disruption="$disruption_log_line")
 fi
-# check_readyz ROUND: still ready, still on kmsg.
-check_readyz() {
-    local readyz
-    readyz=$("${vmctl[@]}" get "http://127.0.0.1:$port/readyz" 10)
-    echo "$readyz" >"$run/readyz-$1.json"
-    [[ $(json '"%s %s %s" % (j["status"], j["body"]["status"], j["body"]["source"])' <<<"$readyz") == "200 ready kmsg" ]] ||
-        fail "restore $1: GET /readyz: expected 200, ready, source kmsg; got: $readyz"
-}
+# Only with vmgenid (not --vmclock-counter) does a new GUID make the kernel log a VM fork.
+kernel_specs=()
+((counter)) || kernel_specs=(kernel="$fork_line")
 summary=()
 for ((round = 1; round <= ${#plan[@]}; round++)); do
     kind=${plan[round - 1]}
     [[ $kind == new ]] && guid=$(new_guid)
+    restored=0
+    case $kind in
+    new | same | restore)
+        restored=1
+        # Save: stop, migrate to a file, quit.
+        save=$("${vmctl[@]}" save "$qmp_socket" "$state_file" "$save_timeout") || fail "round $round: save failed"
+        save_ms=$(json 'j["saved"] - j["started"]' <<<"$save")
+        state_mib=$(($(json 'j["bytes"]' <<<"$save") >> 20))
+        for ((wait_round = 0; wait_round < 100; wait_round++)); do
+            kill -0 "$qemu_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$qemu_pid" 2>/dev/null && fail "round $round: QEMU did not quit after the save"
 
-    # Save: stop, migrate to a file, quit.
-    save=$("${vmctl[@]}" save "$qmp_socket" "$state_file" "$save_timeout") || fail "restore $round: save failed"
-    save_ms=$(json 'j["saved"] - j["started"]' <<<"$save")
-    state_mib=$(($(json 'j["bytes"]' <<<"$save") >> 20))
-    for ((wait_round = 0; wait_round < 100; wait_round++)); do
-        kill -0 "$qemu_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$qemu_pid" 2>/dev/null && fail "restore $round: QEMU did not quit after the save"
-
-    # Restore: a new QEMU with the same command line and the chosen GUID.
-    load_start=$(now_ms)
-    start_qemu "$guid" "exec:cat '$state_file'"
-    loaded=$("${vmctl[@]}" incoming "$qmp_socket" "$qemu_pid" "$load_timeout") ||
-        fail "restore $round: loading the state failed (see $run/qemu-$instance.log)"
-    load_ms=$(($(json 'j["loaded"]' <<<"$loaded") - load_start))
-    check_guid "$guid"
-    step "restore $round ($kind guid $guid): save ${save_ms} ms (${state_mib} MiB), load ${load_ms} ms"
+        # Restore: a new QEMU with the same command line and the chosen GUID.
+        load_start=$(now_ms)
+        start_qemu "$guid" "exec:cat '$state_file'"
+        loaded=$("${vmctl[@]}" incoming "$qmp_socket" "$qemu_pid" "$load_timeout") ||
+            fail "round $round: loading the state failed (see $run/qemu-$instance.log)"
+        load_ms=$(($(json 'j["loaded"]' <<<"$loaded") - load_start))
+        check_guid "$guid"
+        serial_mark=0
+        if ((counter)); then
+            label="restore $round" short="restore $round:"
+        else
+            label="restore $round ($kind guid $guid)" short="restore $round ($kind guid):"
+            [[ $kind == new ]] && short+=" "
+        fi
+        step "$label: save ${save_ms} ms (${state_mib} MiB), load ${load_ms} ms"
+        how="save ${save_ms} ms, load ${load_ms} ms"
+        ;;
+    pause)
+        "${vmctl[@]}" qmp "$qmp_socket" stop >/dev/null || fail "round $round: stop failed"
+        serial_mark=$(stat -c %s "$serial_log")
+        label="pause $round" short="pause $round:"
+        step "$label: stopped the VM (same QEMU)"
+        how="stop, cont"
+        ;;
+    snapshot)
+        # Stop and migrate to a file like a save, but keep this QEMU (postmigrate).
+        save=$("${vmctl[@]}" snapshot "$qmp_socket" "$state_file" "$save_timeout") || fail "round $round: snapshot failed"
+        save_ms=$(json 'j["saved"] - j["started"]' <<<"$save")
+        state_mib=$(($(json 'j["bytes"]' <<<"$save") >> 20))
+        serial_mark=$(stat -c %s "$serial_log")
+        label="snapshot $round" short="snapshot $round:"
+        step "$label: saved in ${save_ms} ms (${state_mib} MiB); the same QEMU goes on"
+        how="save ${save_ms} ms, cont the snapshotted VM"
+        ;;
+    *) fail "unknown round kind $kind" ;;
+    esac
+    specs=()
+    ((restored)) && specs=("${restore_specs[@]}")
 
     # cont, with the observers already in place: the console (kernel, genidd,
     # guest long-poll and SSE clients) and a host SSE client that reconnects
     # with the last seq it knows.
-    if [[ $kind == new ]]; then
+    if [[ $kind == new || $kind == restore ]]; then
         expect_seq=$((seq + 1)) expect_generation=$((generation + 1))
         observed=$("${vmctl[@]}" resume "$qmp_socket" "$qemu_pid" "$serial_log" \
             "http://127.0.0.1:$port/v1/events" "$series.$seq" "$event_timeout" "$settle_seconds" \
-            kernel="$fork_line" \
+            "${kernel_specs[@]}" \
             genidd="generation change reported generation=$expect_generation .*seq=$expect_seq\$" \
             longpoll="$(longpoll_line "$expect_seq" "$expect_generation")" \
             sse="$(sse_line "$expect_seq" "$expect_generation")" \
-            "${restore_specs[@]}") ||
-            fail "restore $round: a subscriber missed seq $expect_seq: $observed"
+            "${specs[@]}") ||
+            fail "$label: a subscriber missed seq $expect_seq: $observed"
         echo "$observed" >"$run/observed-$round.json"
         # Generation events only: a clock-disruption event (--vmclock) may come too.
         host_events=$(json 'len([e for e in j["sse"]["events"] if e.get("event", "generation") == "generation"])' <<<"$observed")
-        ((host_events == 1)) || fail "restore $round: the host SSE client got $host_events generation events, expected 1: $observed"
+        ((host_events == 1)) || fail "$label: the host SSE client got $host_events generation events, expected 1: $observed"
         host_event=$(json '"%s %s %s" % next((e["id"], e["data"]["seq"], e["data"]["generation"]) for e in j["sse"]["events"] if e.get("event", "generation") == "generation")' <<<"$observed")
         [[ $host_event == "$series.$expect_seq $expect_seq $expect_generation" ]] ||
-            fail "restore $round: the host SSE event has id/seq/generation $host_event, expected $series.$expect_seq $expect_seq $expect_generation"
+            fail "$label: the host SSE event has id/seq/generation $host_event, expected $series.$expect_seq $expect_seq $expect_generation"
         # The host client listened $settle_seconds s past its event: by now an
         # extra guest line would be on the console too.
-        for tag in "$fork_line" 'generation change reported' "$(longpoll_line '[0-9]+' '[0-9]+')" "$(sse_line '[0-9]+' '[0-9]+')"; do
+        tags=('generation change reported' "$(longpoll_line '[0-9]+' '[0-9]+')" "$(sse_line '[0-9]+' '[0-9]+')")
+        ((counter)) || tags+=("$fork_line")
+        for tag in "${tags[@]}"; do
             count=$(count_lines "$tag")
-            ((count == 1)) || fail "restore $round: expected one console line matching /$tag/, found $count"
+            ((count == 1)) || fail "$label: expected one console line matching /$tag/, found $count"
         done
         seq=$expect_seq generation=$expect_generation
         check_rest "$generation" "$seq"
-        latencies=$(json '", ".join("%s %d ms" % (name, t - j["resumed"]) for name, t in [
-            ("kernel log", j["serial"]["kernel"]["t"]), ("genidd log", j["serial"]["genidd"]["t"]),
+        latencies=$(json '", ".join("%s %d ms" % (name, t - j["resumed"]) for name, t in
+            ([("kernel log", j["serial"]["kernel"]["t"])] if "kernel" in j["serial"] else []) + [
+            ("genidd log", j["serial"]["genidd"]["t"]),
             ("guest long-poll", j["serial"]["longpoll"]["t"]), ("guest SSE", j["serial"]["sse"]["t"]),
             ("host SSE", next(e["t"] for e in j["sse"]["events"] if e.get("event", "generation") == "generation"))]
             + ([("guest SSE clock-disruption", j["serial"]["disruption"]["t"])] if "disruption" in j["serial"] else []))' <<<"$observed")
-        step "restore $round: cont -> $latencies"
-        step "restore $round: every subscriber saw exactly seq=$seq generation=$generation; GET /v1/generation agrees (source kmsg, not stale)"
+        step "$label: cont -> $latencies"
+        step "$label: every subscriber saw exactly seq=$seq generation=$generation; GET /v1/generation agrees (source $expected_source, not stale)"
         if ((vmclock)); then
-            check_disruption "$round" "$observed"
-            step "restore $round: exactly one clock disruption: $disruption_note"
-            check_readyz "$round"
+            check_disruption "$label" "$observed"
+            step "$label: exactly one clock disruption: $disruption_note"
+            check_readyz "round-$round"
         fi
-        summary+=("restore $round (new guid):  save ${save_ms} ms, load ${load_ms} ms; cont -> $latencies")
+        summary+=("$short ${how}; cont -> $latencies")
     else
         # Nothing may happen: watch every subscriber for $quiet_seconds.
         # (--vmclock: except the clock disruption, which every restore brings;
         # the host client then listens $quiet_seconds s past that event.)
         observed=$("${vmctl[@]}" resume "$qmp_socket" "$qemu_pid" "$serial_log" \
-            "http://127.0.0.1:$port/v1/events" "$series.$seq" "$quiet_seconds" "$((vmclock ? quiet_seconds : 0))" \
-            "${restore_specs[@]}") ||
-            fail "restore $round: observing failed: $observed"
+            "http://127.0.0.1:$port/v1/events" "$series.$seq" "$quiet_seconds" "$((${#specs[@]} ? quiet_seconds : 0))" \
+            "${specs[@]}") ||
+            fail "$label: observing failed: $observed"
         echo "$observed" >"$run/observed-$round.json"
-        ((vmclock)) && sleep "$quiet_seconds" # the console too: quiet for as long after the disruption
+        # The console too: quiet for as long (after the disruption, if one was awaited).
+        ((${#specs[@]})) && sleep "$quiet_seconds"
         host_events=$(json 'len([e for e in j["sse"]["events"] if e.get("event", "generation") == "generation"])' <<<"$observed")
-        ((host_events == 0)) || fail "restore $round: same GUID, yet the host SSE client got an event: $observed"
-        for tag in "$fork_line" 'generation change reported' 'E2E (longpoll|sse) seq='; do
+        ((host_events == 0)) || fail "$label: nothing changed, yet the host SSE client got an event: $observed"
+        tags=("$fork_line" 'generation change reported' 'E2E (longpoll|sse) seq=')
+        # Not a restore: not even the clock's disruption marker moved.
+        ((restored)) || tags+=("$disruption_log_line" 'E2E sse clock-disruption')
+        for tag in "${tags[@]}"; do
             count=$(count_lines "$tag")
-            ((count == 0)) || fail "restore $round: same GUID, yet the console has $count lines matching /$tag/"
+            ((count == 0)) || fail "$label: nothing changed, yet the console has $count lines matching /$tag/"
         done
-        check_rest "$generation" "$seq"
-        step "restore $round: no event anywhere for ${quiet_seconds} s after cont (kernel, genidd, guest long-poll and SSE, host SSE); GET still seq=$seq"
-        if ((vmclock)); then
-            check_disruption "$round" "$observed"
-            step "restore $round: exactly one clock disruption, no generation: $disruption_note"
-            check_readyz "$round"
+        if ((!restored)); then
+            host_events=$(json 'len(j["sse"]["events"])' <<<"$observed")
+            ((host_events == 0)) || fail "$label: nothing changed, yet the host SSE client got an event: $observed"
         fi
-        summary+=("restore $round (same guid): save ${save_ms} ms, load ${load_ms} ms; no event within ${quiet_seconds} s, as expected")
+        check_rest "$generation" "$seq"
+        step "$label: no event anywhere for ${quiet_seconds} s after cont ($( ((counter)) || echo "kernel, ")genidd, guest long-poll and SSE, host SSE$( ((restored)) || echo ', no clock disruption either')); GET still seq=$seq"
+        if ((vmclock && restored)); then
+            check_disruption "$label" "$observed"
+            step "$label: exactly one clock disruption, no generation: $disruption_note"
+        fi
+        ((vmclock)) && check_readyz "round-$round"
+        summary+=("$short ${how}; no event within ${quiet_seconds} s, as expected")
     fi
 done
 
@@ -658,5 +774,5 @@ errors=$(
 
 "${vmctl[@]}" qmp "$qmp_socket" quit >/dev/null || true
 ((keep_state)) || rm -f "$state_file"
-step "PASS: ${#plan[@]} restores, final generation=$generation seq=$seq"
+step "PASS: ${#plan[@]} $( ((counter)) && echo "rounds (${plan[*]})" || echo restores), final generation=$generation seq=$seq"
 printf '  %s\n' "boot: QEMU start -> genidd ready $(boot_ms ready) ms" "${summary[@]}"

@@ -95,6 +95,7 @@ extension DaemonTests {
             #expect(initial["generation"] as? Int == 5)
             #expect(initial["source"] as? String == "vmclock:\(path)")
             #expect(try request(daemon.tcp, "/readyz").json["notification"] as? String == "inotify")
+            #expect(daemon.log.contains("source chosen notification=inotify"), "the log names how changes are noticed")
 
             let change = try watch.expectChange { clock.setCounter(6) }
             #expect(change.state["generation"] as? Int == 6)

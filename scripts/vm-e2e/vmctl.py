@@ -8,6 +8,7 @@ exits non-zero with a message on stderr when something is wrong.
   free-port                               a free TCP port on 127.0.0.1
   qmp SOCK COMMAND [ARGS_JSON]            one QMP command; prints its "return" as JSON
   save SOCK FILE TIMEOUT                  stop, migrate to `exec:cat > FILE`, wait for completed, quit
+  snapshot SOCK FILE TIMEOUT              the same without quit: the VM stays (postmigrate) for a `cont`
   incoming SOCK PID TIMEOUT               wait until an -incoming QEMU has loaded the state (paused)
   resume SOCK PID SERIAL URL LAST_ID TIMEOUT SETTLE TAG=REGEX…
                                           cont, then time the console lines and an SSE subscriber
@@ -104,8 +105,9 @@ def command_qmp(path, command, arguments=None):
     print(json.dumps(result))
 
 
-def command_save(path, target, timeout):
-    """Stops the VM and saves its whole state to TARGET through migration."""
+def command_save(path, target, timeout, quit=True):
+    """Stops the VM and saves its whole state to TARGET through migration;
+    then quits QEMU, or (snapshot) leaves it stopped for a `cont`."""
     deadline = time.monotonic() + float(timeout)
     qmp = QMP(path, 10)
     started = now_ms()
@@ -123,10 +125,11 @@ def command_save(path, target, timeout):
             die(f"migration not completed after {timeout} s: {status}")
         time.sleep(0.02)
     saved = now_ms()
-    try:
-        qmp.execute("quit")
-    except SystemExit:
-        pass  # QEMU may close the socket before answering
+    if quit:
+        try:
+            qmp.execute("quit")
+        except SystemExit:
+            pass  # QEMU may close the socket before answering
     qmp.close()
     print(json.dumps({"started": started, "saved": saved, "bytes": os.path.getsize(target)}))
 
@@ -337,6 +340,7 @@ def main(argv):
         "free-port": (command_free_port, 0, 0),
         "qmp": (command_qmp, 2, 3),
         "save": (command_save, 3, 3),
+        "snapshot": (lambda p, f, t: command_save(p, f, t, quit=False), 3, 3),
         "incoming": (command_incoming, 3, 3),
         "resume": (command_resume, 7, 99),
         "wait-serial": (lambda f, p, t, *specs: command_wait_serial(f, p, t, specs), 4, 99),

@@ -45,12 +45,6 @@ public final class Daemon {
             try configuration.probe.resolve(configuration.source) { warning in logger.warning("\(warning)") }
         }
         let choice = try resolve()
-        logger.info(
-            "source chosen",
-            metadata: [
-                "source": "\(choice.source.name)", "notification": "\(choice.source.notification.rawValue)",
-                "why": "\(choice.reason)",
-            ])
         let metrics = DaemonMetrics(version: configuration.version, source: choice.source.name)
         let hub = try GenerationHub(
             heartbeatMilliseconds: configuration.heartbeatMilliseconds,
@@ -81,6 +75,14 @@ public final class Daemon {
                 server.replaceBumper(choice.source.makeBumper())
             })
         runner.openNow()
+        // After the first open: a VMClock learns from its page whether the
+        // device notifies (poll) or has to be re-read (interval).
+        logger.info(
+            "source chosen",
+            metadata: [
+                "source": "\(choice.source.name)", "notification": "\(choice.source.notification.rawValue)",
+                "why": "\(choice.reason)",
+            ])
         metrics.describeSource(choice.source.name, notification: choice.source.notification.rawValue)
 
         let sockets = try openListeners()
