@@ -62,7 +62,7 @@ struct WatchCommand: ParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        if let watcher, !WatcherRegistry.isValidName(watcher) {
+        if let watcher, !WatcherName.isValid(watcher) {
             throw ValidationError("--watcher must be 1-64 of A-Z a-z 0-9 . _ - not starting with '.', got '\(watcher)'")
         }
         if watcherSecretFile != nil && watcher == nil {
@@ -115,7 +115,7 @@ struct WatchCommand: ParsableCommand {
             throw ValidationError("--watcher-secret-file: \(error)")
         }
         let secret = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
-        guard WatcherOwner.isValidSecret(Array(secret.utf8)) else {
+        guard WatcherName.isValidSecret(Array(secret.utf8)) else {
             throw ValidationError(
                 "--watcher-secret-file: \(path) must hold 16 to 128 printable ASCII characters without spaces")
         }

@@ -48,8 +48,8 @@ struct ParsingTests {
         #expect(try SourceSpec(parsing: "auto") == .auto)
         #expect(try SourceSpec(parsing: "kmsg") == .kmsg)
         #expect(try SourceSpec(parsing: "file:/run/x") == .file(path: "/run/x"))
-        #expect(throws: SourceError.self) { try SourceSpec(parsing: "file:") }
-        #expect(throws: SourceError.self) { try SourceSpec(parsing: "vmclock9") }
+        #expect(throws: ConfigurationError.self) { try SourceSpec(parsing: "file:") }
+        #expect(throws: ConfigurationError.self) { try SourceSpec(parsing: "vmclock9") }
     }
 
     @Test("JSON round trip through json-c, including escapes and 64-bit integers")

@@ -81,7 +81,7 @@ extension DaemonTests {
             var daemon = try DaemonProcess(directory: directory, arguments: ["--source", counter.sourceArgument])
             let text = try request(daemon.tcp, "/metrics").text
             #expect(Self.sample(text, "genidd_generation_changes_total ") == 0)
-            for reason in ["missing", "permission", "malformed", "io", "other"] {
+            for reason in ["missing", "permission", "malformed", "io", "unavailable"] {
                 #expect(Self.sample(text, "genidd_source_errors_total{reason=\"\(reason)\"}") == 0, "\(reason)")
             }
             #expect(Self.sample(text, "genidd_state_save_errors_total ") == 0)

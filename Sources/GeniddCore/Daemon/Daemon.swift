@@ -53,7 +53,7 @@ public final class Daemon {
         let exporter = try GenerationExporter(
             paths: configuration.exportSysgenid + configuration.exportVmgenid, logger: logger)
         let tracker = try GenerationTracker(
-            store: store, hub: hub, hasher: hasher, exporter: exporter, metrics: metrics,
+            store: store, publisher: hub, hasher: hasher, exporter: exporter, observer: metrics,
             sourceName: choice.source.name, logger: logger)
         let watchers = try WatcherPersistence(
             hub: hub, directory: store.directory, bootID: StateStore.currentBootID(), logger: logger)

@@ -96,7 +96,7 @@ extension HTTPServer {
         var secret: [UInt8]?
         if let header = connection.header(Self.watcherSecretHeader) {
             let bytes = Array(header.trimmingWhitespace().utf8)
-            guard WatcherOwner.isValidSecret(bytes) else {
+            guard WatcherName.isValidSecret(bytes) else {
                 throw HTTPProblem(
                     status: 400,
                     detail: "\(Self.watcherSecretHeader) must be 16 to 128 printable ASCII characters without spaces")
@@ -148,7 +148,7 @@ extension HTTPServer {
     }
 
     static func validate(_ name: String) throws {
-        if !WatcherRegistry.isValidName(name) {
+        if !WatcherName.isValid(name) {
             throw HTTPProblem(status: 400, detail: "watcher names are 1-64 of A-Z a-z 0-9 . _ - (not starting with .)")
         }
     }

@@ -4,7 +4,7 @@ import Synchronization
 /// genidd's Prometheus metrics, exposed at `GET /metrics`. Label values are
 /// bounded: routes are path templates, source errors are grouped in a few
 /// reasons, and there is one `source` and `kind` per daemon.
-public final class DaemonMetrics: Sendable {
+public final class DaemonMetrics: GenerationObserver {
     private let registry = PrometheusCollectorRegistry()
     private let generation: Gauge
     private let seq: Gauge
@@ -20,7 +20,7 @@ public final class DaemonMetrics: Sendable {
     private let stateSaveErrors: Counter
     private let exportsCurrent: Gauge
     private let exportErrors: Counter
-    private let sourceErrorCounters: [SourceErrorReason: Counter]
+    private let sourceErrorCounters: [SourceError.Reason: Counter]
     private let requestCounters = Mutex<[String: Counter]>([:])
     private let sourceInfo = Mutex<Gauge?>(nil)
     private let closedConnections: [ClosedConnectionReason: Counter]
@@ -34,11 +34,6 @@ public final class DaemonMetrics: Sendable {
         case headerTimeout = "header_timeout"
         /// Its client hung up while it was suspended (SSE, long-poll).
         case hangup
-    }
-
-    /// Reasons a source fails, as `genidd_source_errors_total{reason}` labels.
-    public enum SourceErrorReason: String, Sendable, CaseIterable {
-        case missing, permission, malformed, io, other
     }
 
     public init(version: String, source: String) {
@@ -79,8 +74,8 @@ public final class DaemonMetrics: Sendable {
             descriptor: Self.name("export_errors", "total", "Failed updates of --export-* files."))
         statePersisted.set(to: 1)
         exportsCurrent.set(to: 1)
-        var sourceErrors: [SourceErrorReason: Counter] = [:]
-        for reason in SourceErrorReason.allCases {
+        var sourceErrors: [SourceError.Reason: Counter] = [:]
+        for reason in SourceError.Reason.allCases {
             sourceErrors[reason] = registry.makeCounter(
                 descriptor: Self.name("source_errors", "total", "Source failures by reason."),
                 labels: [("reason", reason.rawValue)])
@@ -157,7 +152,7 @@ public final class DaemonMetrics: Sendable {
     public func clockDisrupted() { clockDisruptions.increment() }
 
     /// Counts a source failure under a bounded reason.
-    public func sourceFailed(_ reason: SourceErrorReason) {
+    public func sourceFailed(_ reason: SourceError.Reason) {
         sourceErrorCounters[reason]?.increment()
     }
 

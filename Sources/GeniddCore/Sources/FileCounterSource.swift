@@ -42,13 +42,13 @@ public final class FileCounterSource: GenerationSource {
         do {
             bytes = try FileIO.readSmallFile(path, limit: 256)
         } catch {
-            return .failure("\(error)")
+            return .failure(SourceError(error))
         }
         switch Self.parseCounter(bytes) {
         case .success(let value):
             return .reading(SourceReading(generation: value))
         case .failure(let problem):
-            return .failure("\(path): \(problem.description)")
+            return .failure(.malformed("\(path): \(problem.description)"))
         }
     }
 

@@ -19,7 +19,7 @@ struct FileCounterBumper: GenerationBumper {
         let bytes = try FileIO.readSmallFile(path, limit: 256)
         let current = try FileCounterSource.parseCounter(bytes).get()
         let (next, overflow) = current.addingReportingOverflow(1)
-        guard !overflow else { throw SourceError("\(path): the counter is at its maximum") }
+        guard !overflow else { throw BumpError("\(path): the counter is at its maximum") }
         let value = max(minimum ?? 0, next)
         try FileIO.writeAtomically(path, contents: Array("\(value)\n".utf8))
         return value
@@ -41,19 +41,25 @@ struct SysgenidBumper: GenerationBumper {
         if probe < 0 && errno == EAGAIN {
             // The device: the driver computes max(minimum, current + 1).
             guard (minimum ?? 0) <= UInt64(UInt32.max) else {
-                throw SourceError("min must fit in 32 bits for \(path)")
+                throw BumpError("min must fit in 32 bits for \(path)")
             }
             if KernelShims.sysgenidForceUpdate(fd, minimum: UInt(minimum ?? 0)) != 0 {
                 throw SystemError("ioctl(SYSGENID_FORCE_GEN_UPDATE)", path: path)
             }
             return nil
         }
-        guard probe == 4 else { throw SourceError("\(path): cannot read the 4-byte counter") }
+        guard probe == 4 else { throw BumpError("\(path): cannot read the 4-byte counter") }
         let current = UInt32(littleEndian: value)
         let next = max(minimum ?? 0, UInt64(current) + 1)
-        guard next <= UInt64(UInt32.max) else { throw SourceError("\(path): the 32-bit counter would overflow") }
+        guard next <= UInt64(UInt32.max) else { throw BumpError("\(path): the 32-bit counter would overflow") }
         var little = UInt32(next).littleEndian
         guard pwrite(fd, &little, 4, 0) == 4 else { throw SystemError("write", path: path) }
         return next
     }
+}
+
+/// A bump that could not be made (answered 409), with a message naming the counter.
+public struct BumpError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -20,7 +20,7 @@ public struct SourceReading: Sendable, Equatable {
 /// (the watch itself still works, so it keeps going).
 public enum SourceEvent: Sendable, Equatable {
     case reading(SourceReading)
-    case failure(String)
+    case failure(SourceError)
     /// The VMClock's `disruption_marker` changed (live migration): clocks must
     /// be recalibrated, but no reseed is needed, so `seq` does not change.
     case clockDisruption(marker: UInt64)

@@ -33,7 +33,7 @@ public final class KmsgSource: GenerationSource {
         if fd < 0 {
             let error = SystemError("open", path: path)
             if error.code == EPERM || error.code == EACCES {
-                throw SourceError(
+                throw SourceError.permission(
                     "\(path): permission denied; reading the kernel log needs CAP_SYSLOG "
                         + "(kernel.dmesg_restrict=1) or root")
             }
@@ -42,7 +42,7 @@ public final class KmsgSource: GenerationSource {
         file = OwnedDescriptor(fd)
         let identity = try FileIdentity(descriptor: fd, path: path)
         guard identity.isCharacterDevice else {
-            throw SourceError("\(path): is \(identity.kind.rawValue), not the kernel log device")
+            throw SourceError.malformed("\(path): is \(identity.kind.rawValue), not the kernel log device")
         }
         let cursor = resume?.cursor.flatMap { UInt64($0) }
         counter = KmsgForkCounter(generation: resume?.generation ?? 0, lastSequence: cursor)
@@ -102,10 +102,4 @@ public final class KmsgSource: GenerationSource {
             counter.feed(record)
         }
     }
-}
-
-/// A source that cannot be used, with a message that says why and what to do.
-public struct SourceError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -34,11 +34,11 @@ final class MappedDevice {
         do {
             identity = try FileIdentity(descriptor: fd, path: path)
             guard identity.isCharacterDevice || identity.isRegularFile else {
-                throw SourceError(
+                throw SourceError.malformed(
                     "\(path): is \(identity.kind.rawValue), neither a character device nor a regular file")
             }
             if identity.isRegularFile && identity.size < minimumSize {
-                throw SourceError("\(path): holds \(identity.size) bytes; \(contents) needs \(minimumSize)")
+                throw SourceError.malformed("\(path): holds \(identity.size) bytes; \(contents) needs \(minimumSize)")
             }
             page = try MappedPage(descriptor: fd, path: path)
             watch = try PathWatch(path: path)
@@ -62,7 +62,7 @@ final class MappedDevice {
         guard identity.isRegularFile else { return }
         let now = try FileIdentity(descriptor: descriptor, path: path)
         if now.size < minimumSize {
-            throw SourceError("\(path): shrank to \(now.size) bytes; \(contents) needs \(minimumSize)")
+            throw SourceError.malformed("\(path): shrank to \(now.size) bytes; \(contents) needs \(minimumSize)")
         }
     }
 
@@ -79,10 +79,10 @@ final class MappedDevice {
         do {
             current = try FileIdentity(path: path)
         } catch {
-            throw SourceError("\(path): the device disappeared")
+            throw SourceError.missing("\(path): the device disappeared")
         }
         if !current.isSameFile(as: identity) {
-            throw SourceError("\(path): replaced by another file or device")
+            throw SourceError.missing("\(path): replaced by another file or device")
         }
     }
 }

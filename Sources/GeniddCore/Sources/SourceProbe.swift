@@ -136,7 +136,7 @@ public struct SourceProbe: Sendable {
                     "the vmgenid driver is bound (\(devices.joined(separator: ", "))) and the kernel logs each VM fork"
                 ]).joined(separator: "; "))
         }
-        throw SourceError(
+        throw SourceError.unavailable(
             "no VM generation source found on this machine. "
                 + findings.joined(separator: "; ")
                 + ". Run genidd inside a VM with a VM generation ID device, or use --source file:PATH")

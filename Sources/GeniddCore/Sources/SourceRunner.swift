@@ -117,7 +117,7 @@ public final class SourceRunner: @unchecked Sendable {
     private func fail(_ error: any Error) {
         isOpen = false
         source.close()
-        tracker.sourceFailed("\(error)")
+        tracker.sourceFailed(SourceError(error))
         nextAttempt = MonotonicClock.nanoseconds() + UInt64(backoff) * 1_000_000
         backoff = min(backoff * 2, Self.maximumBackoff)
     }

@@ -24,7 +24,7 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
             return (String(text[..<colon]), String(text[text.index(after: colon)...]))
         }()
         if let path, path.isEmpty {
-            throw SourceError("'\(text)' needs a path after the colon, for example \(kind):/run/counter")
+            throw ConfigurationError("'\(text)' needs a path after the colon, for example \(kind):/run/counter")
         }
         switch (kind, path) {
         case ("auto", nil): self = .auto
@@ -32,12 +32,12 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
         case ("uevent", nil): self = .uevent
         case ("file", let path?): self = .file(path: path)
         case ("file", nil):
-            throw SourceError("'file' needs a path: file:PATH, for example file:/run/genidd-counter")
+            throw ConfigurationError("'file' needs a path: file:PATH, for example file:/run/genidd-counter")
         case ("vmclock", let path): self = .vmclock(path: path ?? VMClockSource.defaultPath)
         case ("sysgenid", let path): self = .sysgenid(path: path ?? SysgenidSource.defaultPath)
         case ("vmgenid", let path): self = .vmgenid(path: path ?? VmgenidSource.defaultPath)
         default:
-            throw SourceError("unknown source '\(text)': expected \(Self.accepted)")
+            throw ConfigurationError("unknown source '\(text)': expected \(Self.accepted)")
         }
     }
 

@@ -85,7 +85,7 @@ public final class SysgenidSource: GenerationSource {
                 }
             } else if tag == Self.deviceTag {
                 if bits & (EpollSet.hangUp | EpollSet.error) != 0 {
-                    throw SourceError("\(path): the device reported an error or hang-up")
+                    throw SourceError.io("\(path): the device reported an error or hang-up")
                 }
                 if let new = try readNewCounter(device) {
                     // The device keeps answering with the counter genidd has not
@@ -150,7 +150,7 @@ public final class SysgenidSource: GenerationSource {
             if count < 0 {
                 throw SystemError("read", path: path)
             }
-            throw SourceError("\(path): short read of \(count) bytes; the counter is 4 bytes")
+            throw SourceError.io("\(path): short read of \(count) bytes; the counter is 4 bytes")
         }
     }
 }

@@ -51,7 +51,7 @@ public final class VMClockSource: GenerationSource {
         let source = VMClockSource(path: path, disruptionOnly: true)
         defer { source.close() }
         _ = try source.open(resume: nil)
-        guard let snapshot = source.last else { throw SourceError("\(path): no consistent read") }
+        guard let snapshot = source.last else { throw SourceError.io("\(path): no consistent read") }
         return snapshot
     }
 
@@ -63,13 +63,13 @@ public final class VMClockSource: GenerationSource {
                 contents: "struct vmclock_abi")
             self.device = device
             guard let snapshot = KernelShims.readVMClock(device.page, attempts: Self.readAttempts) else {
-                throw SourceError("\(path): seq_count stayed odd (an update never completed)")
+                throw SourceError.io("\(path): seq_count stayed odd (an update never completed)")
             }
             if let problem = snapshot.problem {
-                throw SourceError("\(path): not a VMClock page: \(problem)")
+                throw SourceError.malformed("\(path): not a VMClock page: \(problem)")
             }
             if !disruptionOnly && !snapshot.hasGenerationCounter {
-                throw SourceError(
+                throw SourceError.malformed(
                     "\(path): this VMClock has no VM generation counter (flags 0x\(String(snapshot.flags, radix: 16)), "
                         + "size \(snapshot.size)); it needs Linux 7.0+ and a hypervisor that sets it")
             }
@@ -101,7 +101,7 @@ public final class VMClockSource: GenerationSource {
                 try device.checkStillPresent()
             } else if tag == Self.deviceTag {
                 if bits & (EpollSet.hangUp | EpollSet.error) != 0 {
-                    throw SourceError("\(path): the device reported a hang-up or error")
+                    throw SourceError.io("\(path): the device reported a hang-up or error")
                 }
                 acknowledgeNotification()
             }
@@ -114,7 +114,7 @@ public final class VMClockSource: GenerationSource {
         }
         tornRetry = false
         if let problem = snapshot.problem {
-            throw SourceError("\(path): no longer a VMClock page: \(problem)")
+            throw SourceError.malformed("\(path): no longer a VMClock page: \(problem)")
         }
         last = snapshot
         var results: [SourceEvent] = []
@@ -123,7 +123,7 @@ public final class VMClockSource: GenerationSource {
         }
         if !disruptionOnly {
             if !snapshot.hasGenerationCounter {
-                throw SourceError("\(path): the VM generation counter is no longer present")
+                throw SourceError.malformed("\(path): the VM generation counter is no longer present")
             }
             if snapshot.vmGenerationCounter != previous.vmGenerationCounter {
                 results.append(.reading(SourceReading(generation: snapshot.vmGenerationCounter)))

@@ -58,12 +58,12 @@ public final class VmgenidSource: GenerationSource {
         if count < 0 {
             let error = SystemError("read", path: device.path)
             if error.code == EINVAL {
-                throw SourceError("\(device.path): the device refused a 4-byte read at offset 0 (EINVAL)")
+                throw SourceError.io("\(device.path): the device refused a 4-byte read at offset 0 (EINVAL)")
             }
             throw error
         }
         guard count == 4 else {
-            throw SourceError("\(device.path): short read of \(count) bytes; the counter is 4 bytes")
+            throw SourceError.io("\(device.path): short read of \(count) bytes; the counter is 4 bytes")
         }
         return UInt32(littleEndian: value)
     }

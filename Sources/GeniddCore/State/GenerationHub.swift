@@ -11,7 +11,7 @@ import Synchronization
 /// long-polls. Connections are suspended under that lock and resumed after it
 /// is released, so each parked connection is resumed exactly once (resuming a
 /// connection that is not suspended is undefined in libmicrohttpd).
-public final class GenerationHub: Sendable {
+public final class GenerationHub: GenerationPublisher {
     /// A state with its prebuilt responses, swapped in whole on every publish.
     public struct Published: Sendable {
         public let state: GenerationState
@@ -127,11 +127,10 @@ public final class GenerationHub: Sendable {
     }
 
     /// Waits until every SSE subscriber connected at the last change has
-    /// taken it (the hub's delivery tracking settles), or
-    /// `timeoutMilliseconds` passed. Returns true when all had.
-    /// Used before acknowledging a generation to the kernel.
-    public func waitUntilDelivered(timeoutMilliseconds: Int) -> Bool {
-        let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
+    /// taken it (the hub's delivery tracking settles), or `timeout` passed.
+    /// Returns true when all had. Used before acknowledging a generation to the kernel.
+    public func waitUntilDelivered(timeout: Duration) -> Bool {
+        let deadline = MonotonicClock.nanoseconds() + timeout.nanoseconds
         while true {
             if shared.withLock({ $0.delivery == nil }) {
                 return true
@@ -145,14 +144,20 @@ public final class GenerationHub: Sendable {
 
     /// What the source reports about itself, shown by `/readyz`.
     public var sourceStatus: [(String, JSONValue)] {
-        get { shared.withLock { $0.sourceStatus } }
-        set { shared.withLock { $0.sourceStatus = newValue } }
+        shared.withLock { $0.sourceStatus }
+    }
+
+    public func reportSourceStatus(_ status: [(String, JSONValue)]) {
+        shared.withLock { $0.sourceStatus = status }
     }
 
     /// What could not be written (the state, export files); `/readyz` is 503 while any.
     public var writeProblems: [String] {
-        get { shared.withLock { $0.writeProblems } }
-        set { shared.withLock { $0.writeProblems = newValue } }
+        shared.withLock { $0.writeProblems }
+    }
+
+    public func reportWriteProblems(_ problems: [String]) {
+        shared.withLock { $0.writeProblems = problems }
     }
 
     /// Sends every SSE subscriber a `clock-disruption` event. It has no `id`,

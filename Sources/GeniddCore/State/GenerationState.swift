@@ -38,16 +38,6 @@ public struct GenerationState: Sendable, Equatable {
     /// Past it, or when a saved `seq` is beyond it, genidd starts a new instance.
     public static let maximumSeq: UInt64 = (1 << 53) - 1
 
-    /// Instances are 1-64 of `A-Z a-z 0-9 - _`: they go into ETags and SSE
-    /// `id` lines, and a `.` would make `<instance>.<seq>` ambiguous.
-    public static func isValidInstance(_ text: String) -> Bool {
-        (1...64).contains(text.utf8.count)
-            && text.utf8.allSatisfy { byte in
-                (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
-                    || byte == 0x2d || byte == 0x5f
-            }
-    }
-
     /// A new random instance (64 bits from the kernel CSPRNG, as hex).
     public static func newInstance() -> String {
         RandomBytes.hex(count: 8)

@@ -15,10 +15,10 @@ public final class GenerationTracker: @unchecked Sendable {
     // Unchecked: driven only by the source thread (and by the main thread
     // before that thread starts).
     private let store: StateStore
-    private let hub: GenerationHub
+    private let publisher: any GenerationPublisher
     private let hasher: UUIDHasher?
     private let exporter: GenerationExporter?
-    private let metrics: DaemonMetrics?
+    private let observer: (any GenerationObserver)?
     private let logger: Logger
     private let bootID: String
     private var state: GenerationState
@@ -34,12 +34,13 @@ public final class GenerationTracker: @unchecked Sendable {
     /// Loads the saved state, or begins a new instance when there is none or
     /// it is not known good. Throws when the state file is not a regular file.
     public init(
-        store: StateStore, hub: GenerationHub, hasher: UUIDHasher?, exporter: GenerationExporter? = nil,
-        metrics: DaemonMetrics? = nil, sourceName: String, logger: Logger
+        store: StateStore, publisher: any GenerationPublisher, hasher: UUIDHasher?,
+        exporter: GenerationExporter? = nil, observer: (any GenerationObserver)? = nil, sourceName: String,
+        logger: Logger
     ) throws {
-        self.metrics = metrics
+        self.observer = observer
         self.store = store
-        self.hub = hub
+        self.publisher = publisher
         self.hasher = hasher
         self.exporter = exporter
         self.logger = logger
@@ -87,7 +88,7 @@ public final class GenerationTracker: @unchecked Sendable {
         }
         export()
         updateWriteHealth()
-        hub.publish(state)
+        publisher.publish(state)
     }
 
     /// The current state (source thread only).
@@ -110,35 +111,36 @@ public final class GenerationTracker: @unchecked Sendable {
             return false
         case .clockDisruption(let marker):
             logger.notice("clock disruption (live migration?)", metadata: ["disruption_marker": "\(marker)"])
-            hub.publishClockDisruption(marker: marker, atMilliseconds: MonotonicClock.wallMilliseconds())
+            publisher.publishClockDisruption(marker: marker, atMilliseconds: MonotonicClock.wallMilliseconds())
             return false
         }
     }
 
     /// Waits (at most a second) until the last change reached every SSE subscriber's socket.
     public func awaitDelivery() {
-        if !hub.waitUntilDelivered(timeoutMilliseconds: 1000) {
+        if !publisher.waitUntilDelivered(timeout: .seconds(1)) {
             logger.warning("some SSE subscribers had not taken the change after 1 s; acknowledging anyway")
         }
     }
 
     /// HTTP watchers that have not acknowledged the current `seq`.
-    public var outdatedWatchers: Int { hub.outdatedWatcherCount }
+    public var outdatedWatchers: Int { publisher.outdatedWatcherCount }
 
     /// Records what the source reports about itself for `/readyz`.
     public func updateStatus(_ status: [(String, JSONValue)]) {
-        hub.sourceStatus = status
+        publisher.reportSourceStatus(status)
     }
 
     /// Marks the state stale: the source failed and the last state is all genidd knows.
-    public func sourceFailed(_ reason: String) {
+    public func sourceFailed(_ error: SourceError) {
         failedSinceLastReading = true
+        let reason = error.description
         guard !state.stale || state.staleReason != reason else { return }
         logger.error("source failing; serving the last state as stale", metadata: ["problem": "\(reason)"])
-        metrics?.sourceFailed(Self.classify(reason))
+        observer?.sourceFailed(error.reason)
         state.stale = true
         state.staleReason = reason
-        hub.publish(state)
+        publisher.publish(state)
     }
 
     /// True while the state or an export file could not be written; the
@@ -212,34 +214,13 @@ public final class GenerationTracker: @unchecked Sendable {
         if !reasons.isEmpty {
             export()
             if isRestore {
-                metrics?.changeReported()
+                observer?.changeReported()
             }
         }
         if !reasons.isEmpty || wasStale {
-            hub.publish(state)
+            publisher.publish(state)
         }
         return !reasons.isEmpty
-    }
-
-    /// Groups a failure message into a bounded metric label.
-    static func classify(_ reason: String) -> DaemonMetrics.SourceErrorReason {
-        let text = reason.lowercased()
-        if text.contains("no such file") || text.contains("disappeared") || text.contains("replaced")
-            || text.contains("removed")
-        {
-            return .missing
-        }
-        if text.contains("permission") || text.contains("not permitted") { return .permission }
-        if text.contains("does not hold") || text.contains("empty") || text.contains("magic") || text.contains("bytes")
-            || text.contains("64 bits") || text.contains("version") || text.contains("counter")
-            || text.contains("not a regular file")
-        {
-            return .malformed
-        }
-        if text.contains("read") || text.contains("poll") || text.contains("hang-up") || text.contains("error") {
-            return .io
-        }
-        return .other
     }
 
     private func currentUUIDHash() -> String? {
@@ -265,7 +246,7 @@ public final class GenerationTracker: @unchecked Sendable {
                 updateWriteHealth()
             }
         } catch {
-            metrics?.stateSaveFailed()
+            observer?.stateSaveFailed()
             if saveProblem == nil {
                 logger.error(
                     """
@@ -293,7 +274,7 @@ public final class GenerationTracker: @unchecked Sendable {
         guard let exporter, !exporter.isEmpty else { return }
         let problems = exporter.export(seq: state.seq)
         if !problems.isEmpty {
-            metrics?.exportFailed(count: problems.count)
+            observer?.exportFailed(count: problems.count)
             if exportProblems.isEmpty {
                 logger.error(
                     "cannot update an export file; /readyz is 503 until it holds the current seq",
@@ -316,7 +297,7 @@ public final class GenerationTracker: @unchecked Sendable {
             problems.append("the state is not saved (\(saveProblem)); a restart would begin a new instance")
         }
         problems += exportProblems.map { "an export file does not hold the current seq (\($0))" }
-        hub.writeProblems = problems
-        metrics?.writeHealth(statePersisted: saveProblem == nil, exportsCurrent: exportProblems.isEmpty)
+        publisher.reportWriteProblems(problems)
+        observer?.writeHealth(statePersisted: saveProblem == nil, exportsCurrent: exportProblems.isEmpty)
     }
 }

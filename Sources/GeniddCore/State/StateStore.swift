@@ -125,7 +125,7 @@ public final class StateStore: @unchecked Sendable {
     /// Why a loaded state cannot be trusted, or nil. Its strings reach ETags,
     /// SSE `id` lines and JSON, and its numbers reach arithmetic.
     static func implausibility(of state: PersistedState) -> String? {
-        if !GenerationState.isValidInstance(state.instance) {
+        if !StateTag.isValidInstance(state.instance) {
             return "instance is not 1-64 letters, digits, '-' or '_'"
         }
         if state.seq > GenerationState.maximumSeq {

@@ -67,14 +67,14 @@ public struct WatcherFile: Sendable, Equatable {
     /// Parses and checks a saved file; throws a message naming what is wrong.
     public init(parsing bytes: [UInt8]) throws(WatcherFileError) {
         guard let value = try? JSONCodec.decode(bytes), let bootID = value["boot_id"]?.stringValue,
-            let instance = value["instance"]?.stringValue, GenerationState.isValidInstance(instance),
+            let instance = value["instance"]?.stringValue, StateTag.isValidInstance(instance),
             case .array(let list)? = value["watchers"], case .array(let gone)? = value["expired"]
         else {
             throw WatcherFileError("not a genidd watcher file")
         }
         var watchers: [WatcherRegistry.Watcher] = []
         for entry in list {
-            guard let name = entry["name"]?.stringValue, WatcherRegistry.isValidName(name),
+            guard let name = entry["name"]?.stringValue, WatcherName.isValid(name),
                 let acknowledged = Self.optionalSeq(entry["acked_seq"]),
                 let registered = Self.time(entry["registered_at_ms"]), let seen = Self.time(entry["last_seen_ms"]),
                 let monotonic = entry["last_seen_monotonic_ns"]?.uint64Value, monotonic < UInt64(Int64.max),
@@ -89,7 +89,7 @@ public struct WatcherFile: Sendable, Equatable {
         }
         var expired: [WatcherRegistry.Expiry] = []
         for entry in gone {
-            guard let name = entry["name"]?.stringValue, WatcherRegistry.isValidName(name),
+            guard let name = entry["name"]?.stringValue, WatcherName.isValid(name),
                 let acknowledged = Self.optionalSeq(entry["acked_seq"]), let at = Self.time(entry["expired_at_ms"])
             else {
                 throw WatcherFileError("an expired entry is malformed")
@@ -109,7 +109,7 @@ public struct WatcherFile: Sendable, Equatable {
         }
         var secret: [UInt8]?
         if let value = entry["owner_secret"], !value.isNull {
-            guard let text = value.stringValue, WatcherOwner.isValidSecret(Array(text.utf8)) else { return nil }
+            guard let text = value.stringValue, WatcherName.isValidSecret(Array(text.utf8)) else { return nil }
             secret = Array(text.utf8)
         }
         guard uid != nil || secret != nil else { return nil }

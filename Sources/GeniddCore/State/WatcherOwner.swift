@@ -35,11 +35,6 @@ public struct WatcherOwner: Sendable, Equatable {
         }
         return "the holder of its secret"
     }
-
-    /// A secret offered by a client: 16 to 128 printable ASCII characters.
-    public static func isValidSecret(_ secret: [UInt8]) -> Bool {
-        (16...128).contains(secret.count) && secret.allSatisfy { (0x21...0x7e).contains($0) }
-    }
 }
 
 /// What a request proves about its sender, for watcher ownership.

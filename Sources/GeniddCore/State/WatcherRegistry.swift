@@ -82,7 +82,7 @@ public struct WatcherRegistry: Sendable {
     /// Puts back watchers saved by an earlier run (same boot). Their streams
     /// are gone; from another instance, their acknowledgements mean nothing.
     public mutating func restore(_ saved: [Watcher], expired savedExpiries: [Expiry], sameInstance: Bool) {
-        for var watcher in saved where Self.isValidName(watcher.name) && watchers.count < limit {
+        for var watcher in saved where WatcherName.isValid(watcher.name) && watchers.count < limit {
             watcher.connectedStreams = 0
             if !sameInstance {
                 watcher.acknowledgedSeq = nil
@@ -91,17 +91,6 @@ public struct WatcherRegistry: Sendable {
         }
         expired = Array(savedExpiries.suffix(Self.expiriesKept))
         revision &+= 1
-    }
-
-    /// Watcher names: 1–64 of `A-Z a-z 0-9 . _ -`, not starting with a dot.
-    /// (Checked on the decoded name; the raw path may not encode `/` or
-    /// control characters at all.)
-    public static func isValidName(_ name: String) -> Bool {
-        guard (1...64).contains(name.utf8.count), !name.hasPrefix(".") else { return false }
-        return name.utf8.allSatisfy { byte in
-            (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
-                || byte == 0x2e || byte == 0x5f || byte == 0x2d
-        }
     }
 
     /// Registers `name` (up to date at `seq`, owned by the claimant) or, for

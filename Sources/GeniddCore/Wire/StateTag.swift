@@ -29,12 +29,22 @@ public struct StateTag: Sendable, Equatable, CustomStringConvertible {
         if let dot = tag.lastIndex(of: ".") {
             instance = String(tag[..<dot])
             digits = tag[tag.index(after: dot)...]
-            guard let instance, GenerationState.isValidInstance(instance) else { return nil }
+            guard let instance, Self.isValidInstance(instance) else { return nil }
         }
         guard !digits.isEmpty, digits.count <= 20, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
             let seq = UInt64(digits)
         else { return nil }
         self.init(instance: instance, seq: seq)
+    }
+
+    /// Instances are 1-64 of `A-Z a-z 0-9 - _`: they go into ETags and SSE
+    /// `id` lines, and a `.` would make `<instance>.<seq>` ambiguous.
+    public static func isValidInstance(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count)
+            && text.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
+                    || byte == 0x2d || byte == 0x5f
+            }
     }
 
     /// The full tag, taking the instance from `current` when this one is bare.
