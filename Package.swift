@@ -6,7 +6,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "genidd", targets: ["genidd"]),
-        .library(name: "GeniddCore", targets: ["GeniddCore"]),
+        .library(name: "GeniddSystem", targets: ["GeniddSystem"]),
+        .library(name: "GeniddGeneration", targets: ["GeniddGeneration"]),
+        .library(name: "GeniddServer", targets: ["GeniddServer"]),
         .library(name: "GeniddClient", targets: ["GeniddClient"]),
     ],
     dependencies: [
@@ -42,13 +44,35 @@ let package = Package(
         ),
         // Kernel ABI pieces Swift cannot express (ioctl numbers, volatile reads, netlink structs).
         .target(name: "CGeniddSys"),
+        // The layers, each depending only on the ones before it, so that the
+        // compiler enforces the architecture (see docs/development.md):
+        // system calls, JSON, clocks, logging and the wire vocabulary.
         .target(
-            name: "GeniddCore",
+            name: "GeniddSystem",
             dependencies: [
-                "CMicroHTTPD",
-                "CJSONC",
                 "CGeniddSys",
+                "CJSONC",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Where the generation comes from and how changes are numbered and kept:
+        // sources, the tracker, the state store, the watcher registry. No HTTP.
+        .target(
+            name: "GeniddGeneration",
+            dependencies: [
+                "GeniddSystem",
                 "CNettle",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The daemon: fan-out to subscribers, the libmicrohttpd binding, the
+        // HTTP API, metrics, and the assembly of it all.
+        .target(
+            name: "GeniddServer",
+            dependencies: [
+                "GeniddSystem",
+                "GeniddGeneration",
+                "CMicroHTTPD",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -59,22 +83,24 @@ let package = Package(
             name: "GeniddClient",
             dependencies: [
                 "CCurl",
-                "GeniddCore",
+                "GeniddSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "genidd",
             dependencies: [
-                "GeniddCore",
+                "GeniddSystem",
+                "GeniddGeneration",
+                "GeniddServer",
                 "GeniddClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
-            name: "GeniddCoreTests",
-            dependencies: ["GeniddCore"]
+            name: "GeniddUnitTests",
+            dependencies: ["GeniddSystem", "GeniddGeneration", "GeniddServer"]
         ),
         .testTarget(
             name: "GeniddClientTests",
@@ -82,7 +108,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GeniddDaemonTests",
-            dependencies: ["GeniddCore"]
+            dependencies: []
         ),
     ]
 )

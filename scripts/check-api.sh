@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the API contract, api/openapi.yaml, against the daemon:
 #   1. validates the spec (openapi-spec-validator) and that it lists exactly
-#      the routes and methods of Sources/GeniddCore/HTTP/Route.swift;
+#      the routes and methods of Sources/GeniddServer/API/Route.swift;
 #   2. starts genidd on a free loopback port (port 0, read back from its log)
 #      with a file: counter in a temp dir, both bearer tokens, the caller's uid
 #      as admin Unix peer, and a second genidd with --max-connections 1;
@@ -63,7 +63,7 @@ fi
 # --- 1. the spec -----------------------------------------------------------------
 say "validating api/openapi.yaml"
 "$venv/bin/openapi-spec-validator" api/openapi.yaml || summary_fail "api/openapi.yaml is not a valid OpenAPI document"
-"$venv/bin/python" - api/openapi.yaml Sources/GeniddCore/HTTP/Route.swift <<'EOF' || summary_fail "the spec and Route.swift disagree"
+"$venv/bin/python" - api/openapi.yaml Sources/GeniddServer/API/Route.swift <<'EOF' || summary_fail "the spec and Route.swift disagree"
 import re, sys, yaml
 spec = yaml.safe_load(open(sys.argv[1]))
 source = open(sys.argv[2]).read()

@@ -1,4 +1,4 @@
-import GeniddCore
+import GeniddSystem
 import Logging
 
 #if canImport(Glibc)

@@ -1,4 +1,4 @@
-import GeniddCore
+import GeniddSystem
 
 /// genidd's state as `GET /v1/generation` and each SSE `generation` event carry it.
 public struct GenerationSnapshot: Sendable, Equatable {

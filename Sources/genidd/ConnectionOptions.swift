@@ -1,6 +1,8 @@
 import ArgumentParser
 import GeniddClient
-import GeniddCore
+import GeniddGeneration
+import GeniddServer
+import GeniddSystem
 import Logging
 
 /// `--url`, `--unix` and `--token-file`, shared by the client commands.

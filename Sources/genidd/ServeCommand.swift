@@ -1,5 +1,7 @@
 import ArgumentParser
-import GeniddCore
+import GeniddGeneration
+import GeniddServer
+import GeniddSystem
 import Logging
 
 #if canImport(Glibc)

@@ -1,5 +1,7 @@
 import ArgumentParser
-import GeniddCore
+import GeniddGeneration
+import GeniddServer
+import GeniddSystem
 import Logging
 
 /// `genidd wait`: blocks until the generation moves on from a known seq.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import GeniddClient
-import GeniddCore
+import GeniddGeneration
+import GeniddServer
+import GeniddSystem
 import Logging
 
 /// `genidd watch`: follows genidd's event stream and reacts to each new generation.

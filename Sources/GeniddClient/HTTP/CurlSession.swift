@@ -1,5 +1,5 @@
 import CCurl
-import GeniddCore
+import GeniddSystem
 
 #if canImport(Glibc)
     import Glibc

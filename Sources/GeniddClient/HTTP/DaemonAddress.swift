@@ -1,4 +1,4 @@
-import GeniddCore
+import GeniddSystem
 
 #if canImport(Glibc)
     import Glibc

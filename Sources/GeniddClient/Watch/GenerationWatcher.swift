@@ -1,4 +1,4 @@
-import GeniddCore
+import GeniddSystem
 import Logging
 
 /// What `genidd watch` does for each new generation.

@@ -1,0 +1,181 @@
+import GeniddGeneration
+import GeniddSystem
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Every open connection: how many each peer holds, and by when an idle one
+/// must have sent its next request's headers.
+///
+/// A peer (a uid on the Unix socket, an address on TCP) may hold at most
+/// `perPeer` connections, and all peers together `total`. Beyond that a few
+/// more connections per peer are accepted for probes only (`/healthz`,
+/// `/readyz`, `/metrics`), with a short deadline; the rest are refused at
+/// once. So one careless or hostile neighbour cannot starve the others, nor
+/// the probes that keep genidd alive. A connection that does not finish its
+/// request headers in time (slowloris) is shut down.
+public final class ConnectionTable: Sendable {
+    public struct Limits: Sendable {
+        /// Connections admitted for ordinary requests, all peers together.
+        public var total: Int
+        /// Connections admitted for ordinary requests, per peer.
+        public var perPeer: Int
+        /// Probe-only connections per peer beyond its budget; more are refused.
+        public var probesOnlyPerPeer = 8
+        /// How long a connection may take to send a request's headers (after
+        /// it opened, or after its previous response).
+        public var headerTimeout: Duration
+        /// The same, for probe-only connections.
+        public var probeHeaderTimeout = Duration.seconds(1)
+
+        public init(total: Int, perPeer: Int, headerTimeout: Duration) {
+            self.total = total
+            self.perPeer = perPeer
+            self.headerTimeout = headerTimeout
+        }
+    }
+
+    private struct Entry {
+        let descriptor: Int32
+        let peer: String
+        let probesOnly: Bool
+        /// Monotonic ns by which the next request's headers must be in; nil while a request runs.
+        var deadline: UInt64?
+    }
+
+    private struct PeerCount {
+        var admitted = 0
+        var probesOnly = 0
+    }
+
+    private struct State {
+        var entries: [UInt64: Entry] = [:]
+        var peers: [String: PeerCount] = [:]
+        var admitted = 0
+    }
+
+    public let limits: Limits
+    /// Header deadlines closer together than this are enforced in one pass.
+    static let granularity = Duration.milliseconds(50)
+    private let state = Mutex(State())
+    /// When the sweeper plans to look at deadlines next (monotonic ns).
+    private let plannedSweep = Atomic<UInt64>(.max)
+    private let wake: WakeSignal
+
+    /// - Parameter wake: the sweeper's wake-up, signalled when a deadline
+    ///   comes sooner than it planned to look.
+    public init(limits: Limits, wake: WakeSignal) {
+        self.limits = limits
+        self.wake = wake
+    }
+
+    /// Open connections.
+    public var count: Int { state.withLock { $0.entries.count } }
+
+    /// Admits `connection` (setting its `admission`), or returns false to refuse it.
+    func open(_ connection: HTTPConnectionRecord) -> Bool {
+        let now = MonotonicClock.nanoseconds()
+        let key = connection.peer.key
+        let outcome = state.withLock { state -> (admitted: Bool, probesOnly: String?) in
+            var counts = state.peers[key] ?? PeerCount()
+            var probesOnly: String?
+            if state.admitted >= limits.total {
+                probesOnly = "too many open connections (limit \(limits.total))"
+            } else if counts.admitted >= limits.perPeer {
+                probesOnly = "too many connections from \(key) (limit \(limits.perPeer) per peer)"
+            }
+            if probesOnly != nil {
+                guard counts.probesOnly < limits.probesOnlyPerPeer else { return (false, probesOnly) }
+                counts.probesOnly += 1
+            } else {
+                counts.admitted += 1
+                state.admitted += 1
+            }
+            state.peers[key] = counts
+            let timeout = probesOnly == nil ? limits.headerTimeout : limits.probeHeaderTimeout
+            state.entries[connection.id] = Entry(
+                descriptor: connection.descriptor, peer: key, probesOnly: probesOnly != nil,
+                deadline: now + timeout.nanoseconds)
+            return (true, probesOnly)
+        }
+        if let reason = outcome.probesOnly {
+            connection.admission = .probesOnly(reason: reason)
+        }
+        if outcome.admitted {
+            scheduleSweep(at: now + min(limits.headerTimeout, limits.probeHeaderTimeout).nanoseconds)
+        }
+        return outcome.admitted
+    }
+
+    /// Forgets a closed connection.
+    func close(_ connection: HTTPConnectionRecord) {
+        state.withLock { state in
+            guard let entry = state.entries.removeValue(forKey: connection.id) else { return }
+            var counts = state.peers[entry.peer] ?? PeerCount()
+            if entry.probesOnly {
+                counts.probesOnly -= 1
+            } else {
+                counts.admitted -= 1
+                state.admitted -= 1
+            }
+            state.peers[entry.peer] = counts.admitted == 0 && counts.probesOnly == 0 ? nil : counts
+        }
+    }
+
+    /// A request's headers are in: no deadline while it runs.
+    func requestBegan(on connection: HTTPConnectionRecord) {
+        state.withLock { $0.entries[connection.id]?.deadline = nil }
+    }
+
+    /// A request ended: the connection's next request must come in time.
+    func requestEnded(on connection: HTTPConnectionRecord) {
+        let now = MonotonicClock.nanoseconds()
+        let deadline = state.withLock { state -> UInt64? in
+            guard let entry = state.entries[connection.id] else { return nil }
+            let timeout = entry.probesOnly ? limits.probeHeaderTimeout : limits.headerTimeout
+            let deadline = now + timeout.nanoseconds
+            state.entries[connection.id]?.deadline = deadline
+            return deadline
+        }
+        if let deadline {
+            scheduleSweep(at: deadline)
+        }
+    }
+
+    /// Shuts down connections past their deadline (libmicrohttpd then closes
+    /// them). Returns how many, and when to look again. Called by the sweeper.
+    public func expire(now: UInt64) -> (closed: Int, next: UInt64) {
+        let result = state.withLock { state -> (Int, UInt64) in
+            var closed = 0
+            var next = UInt64.max
+            for (id, entry) in state.entries {
+                guard let deadline = entry.deadline else { continue }
+                if deadline <= now {
+                    // Under the lock: the descriptor stays open until `close`
+                    // (libmicrohttpd notifies before it closes the socket).
+                    shutdown(entry.descriptor, Int32(SHUT_RDWR))
+                    state.entries[id]?.deadline = nil
+                    closed += 1
+                } else {
+                    next = min(next, deadline)
+                }
+            }
+            return (closed, next)
+        }
+        // Deadlines closer together than the granularity share one pass.
+        let next = result.1 == .max ? .max : max(result.1, now + Self.granularity.nanoseconds)
+        plannedSweep.store(next, ordering: .relaxed)
+        return (result.0, next)
+    }
+
+    /// Wakes the sweeper when `deadline` comes before it planned to look.
+    private func scheduleSweep(at deadline: UInt64) {
+        let planned = plannedSweep.load(ordering: .relaxed)
+        if deadline < planned {
+            plannedSweep.store(deadline, ordering: .relaxed)
+            wake.signal()
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import GeniddGeneration
+import GeniddSystem
+
+/// A `--listen HOST:PORT` value: an IPv4 address, a bracketed IPv6 address or
+/// `localhost`, and a port (0 picks a free one).
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `127.0.0.1:8080`, `[::1]:8080` or `localhost:8080`.
+    public init(parsing text: String) throws {
+        let hostPart: Substring
+        let portPart: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw ListenAddressError(text: text, problem: "expected [IPv6]:PORT")
+            }
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            portPart = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else {
+                throw ListenAddressError(text: text, problem: "expected HOST:PORT, for example 127.0.0.1:8080")
+            }
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+        }
+        guard !hostPart.isEmpty else {
+            throw ListenAddressError(text: text, problem: "the host is missing (use 0.0.0.0 for all IPv4 addresses)")
+        }
+        guard !portPart.isEmpty, portPart.allSatisfy(\.isNumber), let port = UInt16(portPart) else {
+            throw ListenAddressError(text: text, problem: "the port must be a number from 0 to 65535")
+        }
+        host = hostPart == "localhost" ? "127.0.0.1" : String(hostPart)
+        self.port = port
+    }
+
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// A `--listen` value genidd cannot use.
+public struct ListenAddressError: Error, CustomStringConvertible, Sendable {
+    public let text: String
+    public let problem: String
+    public var description: String { "--listen '\(text)': \(problem)" }
+}

@@ -1,0 +1,79 @@
+import GeniddGeneration
+import GeniddSystem
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The thread that keeps time for connections libmicrohttpd does not look
+/// at: it answers expired long-polls and sends SSE heartbeats (through the
+/// hub), closes suspended connections whose clients hung up (the hub's
+/// hang-up watch), and shuts down connections that did not send their
+/// request headers in time (the connection table).
+///
+/// It sleeps until the next deadline or event, so an idle daemon wakes only
+/// for heartbeats.
+public final class Sweeper: Sendable {
+    private let hub: GenerationHub
+    private let stopSignal: WakeSignal
+    private let thread: OSThread
+
+    /// After this many connections closed since the last trim, free heap
+    /// memory goes back to the kernel (RSS returns after a flood).
+    static let trimAfterClosing = 1000
+
+    public init(hub: GenerationHub, connections: ConnectionTable, logger: Logger) throws {
+        let stopSignal = try WakeSignal()
+        self.hub = hub
+        self.stopSignal = stopSignal
+        thread = try OSThread(name: "genidd-sweeper") {
+            Self.run(hub: hub, connections: connections, stop: stopSignal, logger: logger)
+        }
+    }
+
+    /// Stops the thread.
+    public func stop() {
+        stopSignal.signal()
+        hub.sweeperWake.signal()
+        thread.join()
+    }
+
+    private static func run(hub: GenerationHub, connections: ConnectionTable, stop: WakeSignal, logger: Logger) {
+        var highWater = connections.count
+        while true {
+            let now = MonotonicClock.nanoseconds()
+            var next = hub.sweep(now: now)
+            let expired = connections.expire(now: now)
+            if expired.closed > 0 {
+                hub.metrics?.connectionsClosed(.headerTimeout, count: expired.closed)
+                logger.info(
+                    "closed connections that sent no request in time", metadata: ["count": "\(expired.closed)"])
+            }
+            next = min(next, expired.next)
+            // Return memory once a wave of connections is gone.
+            let open = connections.count
+            highWater = max(highWater, open)
+            if highWater - open >= trimAfterClosing {
+                KernelShims.trimHeap()
+                highWater = open
+            }
+            let wait = next == .max ? -1 : Int((next - min(next, now)) / 1_000_000) + 1
+            var entries = [
+                pollfd(fd: stop.descriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: hub.sweeperWake.descriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: hub.hangups.descriptor, events: Int16(POLLIN), revents: 0),
+            ]
+            _ = entries.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), Int32(clamping: wait)) }
+            if entries[0].revents != 0 {
+                return
+            }
+            if entries[1].revents != 0 {
+                hub.sweeperWake.drain()
+            }
+            if entries[2].revents != 0 {
+                hub.releaseHungUp()
+            }
+        }
+    }
+}
