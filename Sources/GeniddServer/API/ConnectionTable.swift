@@ -54,6 +54,8 @@ public final class ConnectionTable: Sendable {
         var entries: [UInt64: Entry] = [:]
         var peers: [String: PeerCount] = [:]
         var admitted = 0
+        /// Requests between their headers and their end (SSE streams and long-polls included).
+        var activeRequests = 0
     }
 
     public let limits: Limits
@@ -63,12 +65,15 @@ public final class ConnectionTable: Sendable {
     /// When the sweeper plans to look at deadlines next (monotonic ns).
     private let plannedSweep = Atomic<UInt64>(.max)
     private let wake: WakeSignal
+    /// Signalled when the last active request ends (``waitUntilNoRequests(timeout:)``).
+    private let idle: WakeSignal
 
     /// - Parameter wake: the sweeper's wake-up, signalled when a deadline
     ///   comes sooner than it planned to look.
-    public init(limits: Limits, wake: WakeSignal) {
+    public init(limits: Limits, wake: WakeSignal) throws {
         self.limits = limits
         self.wake = wake
+        idle = try WakeSignal()
     }
 
     /// Open connections.
@@ -113,6 +118,9 @@ public final class ConnectionTable: Sendable {
     func close(_ connection: HTTPConnectionRecord) {
         state.withLock { state in
             guard let entry = state.entries.removeValue(forKey: connection.id) else { return }
+            if entry.deadline == nil {
+                endRequest(in: &state)
+            }
             var counts = state.peers[entry.peer] ?? PeerCount()
             if entry.probesOnly {
                 counts.probesOnly -= 1
@@ -126,17 +134,22 @@ public final class ConnectionTable: Sendable {
 
     /// A request's headers are in: no deadline while it runs.
     func requestBegan(on connection: HTTPConnectionRecord) {
-        state.withLock { $0.entries[connection.id]?.deadline = nil }
+        state.withLock { state in
+            guard state.entries[connection.id]?.deadline != nil else { return }
+            state.entries[connection.id]?.deadline = nil
+            state.activeRequests += 1
+        }
     }
 
     /// A request ended: the connection's next request must come in time.
     func requestEnded(on connection: HTTPConnectionRecord) {
         let now = MonotonicClock.nanoseconds()
         let deadline = state.withLock { state -> UInt64? in
-            guard let entry = state.entries[connection.id] else { return nil }
+            guard let entry = state.entries[connection.id], entry.deadline == nil else { return nil }
             let timeout = entry.probesOnly ? limits.probeHeaderTimeout : limits.headerTimeout
             let deadline = now + timeout.nanoseconds
             state.entries[connection.id]?.deadline = deadline
+            endRequest(in: &state)
             return deadline
         }
         if let deadline {
@@ -168,6 +181,32 @@ public final class ConnectionTable: Sendable {
         let next = result.1 == .max ? .max : max(result.1, now + Self.granularity.nanoseconds)
         plannedSweep.store(next, ordering: .relaxed)
         return (result.0, next)
+    }
+
+    /// Waits until no request is active (every stream ended, every held
+    /// request answered) or `timeout` passed; returns true in the first case.
+    /// Used at shutdown, before libmicrohttpd may be stopped.
+    public func waitUntilNoRequests(timeout: Duration) -> Bool {
+        let deadline = MonotonicClock.nanoseconds() + timeout.nanoseconds
+        while true {
+            if state.withLock({ $0.activeRequests == 0 }) {
+                return true
+            }
+            let now = MonotonicClock.nanoseconds()
+            if now >= deadline {
+                return false
+            }
+            _ = MonotonicClock.sleep(milliseconds: Int((deadline - now + 999_999) / 1_000_000), unlessSignalled: idle)
+            idle.drain()
+        }
+    }
+
+    /// One request fewer; the last one wakes the shutdown wait. Call with the lock held.
+    private func endRequest(in state: inout State) {
+        state.activeRequests -= 1
+        if state.activeRequests == 0 {
+            idle.signal()
+        }
     }
 
     /// Wakes the sweeper when `deadline` comes before it planned to look.

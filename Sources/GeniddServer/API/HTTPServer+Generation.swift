@@ -14,8 +14,6 @@ extension HTTPServer {
             let deadline = MonotonicClock.nanoseconds() + UInt64(poll.timeoutMilliseconds) * 1_000_000
             let from = seen.qualified(by: instance)
             if hub.park(request, on: connection, for: .change(from: from), until: deadline) {
-                // libmicrohttpd calls the handler again once the hub resumes the connection.
-                request.answered = false
                 return .parked
             }
         }
@@ -84,7 +82,6 @@ extension HTTPServer {
         }
         let deadline = MonotonicClock.nanoseconds() + 2_000_000_000
         if hub.park(request, on: connection, for: .change(from: before), until: deadline) {
-            request.answered = false
             return .parked
         }
         guard let published = hub.published else {

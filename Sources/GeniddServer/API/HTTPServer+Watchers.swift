@@ -34,7 +34,6 @@ extension HTTPServer {
             if timeout > 0, request.method == "GET",
                 hub.park(request, on: connection, for: .watchersCurrent, until: deadline)
             {
-                request.answered = false
                 return .parked
             }
         }

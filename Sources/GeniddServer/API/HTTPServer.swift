@@ -85,10 +85,10 @@ public final class HTTPServer: HTTPRequestHandling {
         case parked
     }
 
-    public func respond(to request: RequestContext, on connection: HTTPConnection) -> Bool {
+    public func respond(to request: RequestContext, on connection: HTTPConnection) -> HTTPHandling {
         if request.peerGone {
             // Parked until its client hung up: closing is the only answer left.
-            return false
+            return .close
         }
         let reply: Reply
         do {
@@ -102,10 +102,10 @@ public final class HTTPServer: HTTPRequestHandling {
         }
         switch reply {
         case .parked:
-            return true
+            return .parked
         case .send(let response, let status):
             metrics?.request(route: request.route?.template ?? "other", status: status)
-            return connection.queue(response, status: status)
+            return connection.queue(response, status: status) ? .queued : .close
         }
     }
 

@@ -14,8 +14,8 @@ public protocol HTTPRequestHandling: AnyObject, Sendable {
     /// then neither reads the body nor calls `respond`).
     func screen(_ request: RequestContext, on connection: HTTPConnection) -> Bool
     /// Called once the request (and any body) has been received; must queue a
-    /// response or suspend. Returns false to close the connection.
-    func respond(to request: RequestContext, on connection: HTTPConnection) -> Bool
+    /// response, or suspend the connection (park the request), or ask to close it.
+    func respond(to request: RequestContext, on connection: HTTPConnection) -> HTTPHandling
     /// A request's response was sent (or the request ended otherwise); the
     /// connection may carry another.
     func requestEnded(_ request: RequestContext)
@@ -27,4 +27,16 @@ public protocol HTTPRequestHandling: AnyObject, Sendable {
 public enum ListenerKind: Sendable, Equatable {
     case tcp
     case unix
+}
+
+/// What a handler did with a request.
+public enum HTTPHandling: Sendable, Equatable {
+    /// A response is queued.
+    case queued
+    /// The connection is suspended; the handler is called again once it is
+    /// resumed, to answer then.
+    case parked
+    /// Close the connection without an answer (libmicrohttpd refused the
+    /// response, or the client is gone).
+    case close
 }

@@ -270,8 +270,17 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
             return MHD_Result.YES
         }
         request.answered = true
-        return daemon.handler.respond(to: request, on: HTTPConnection(pointer: connection))
-            ? MHD_Result.YES : MHD_Result.NO
+        switch daemon.handler.respond(to: request, on: HTTPConnection(pointer: connection)) {
+        case .queued:
+            return MHD_Result.YES
+        case .parked:
+            // Suspended: libmicrohttpd calls again once it is resumed, and the
+            // handler answers then.
+            request.answered = false
+            return MHD_Result.YES
+        case .close:
+            return MHD_Result.NO
+        }
     }
 
     private static let completedHandler: MHD_RequestCompletedCallback = { context, _, requestContext, _ in

@@ -21,7 +21,7 @@ public final class Daemon {
     static let probeReserve = 256
 
     /// How long shutdown waits for SSE streams to end before stopping anyway.
-    static let shutdownGraceMilliseconds = 700
+    static let shutdownGrace = Duration.milliseconds(700)
 
     /// Signals that end genidd cleanly.
     static let terminationSignals = [SIGTERM, SIGINT, SIGQUIT]
@@ -59,7 +59,7 @@ public final class Daemon {
             sourceName: choice.source.name, logger: logger)
         let watchers = try WatcherPersistence(
             hub: hub, directory: store.directory, bootID: StateStore.currentBootID(), logger: logger)
-        let connections = ConnectionTable(
+        let connections = try ConnectionTable(
             limits: ConnectionTable.Limits(
                 total: configuration.maxConnections,
                 perPeer: configuration.maxConnectionsPerPeer ?? max(1, configuration.maxConnections / 2),
@@ -147,12 +147,11 @@ public final class Daemon {
         ServiceManager.notify("STOPPING=1")
         daemons.forEach { $0.quiesce() }
         hub.beginShutdown()
-        let deadline = MonotonicClock.nanoseconds() + UInt64(Self.shutdownGraceMilliseconds) * 1_000_000
-        while hub.subscriberCounts != (0, 0) && MonotonicClock.nanoseconds() < deadline {
-            usleep(5000)
+        // Every held request was resumed; once each has ended, libmicrohttpd
+        // has taken it off its suspended list and may be stopped.
+        if !connections.waitUntilNoRequests(timeout: Self.shutdownGrace) {
+            logger.warning("some requests had not ended after the shutdown grace; stopping anyway")
         }
-        // Resumed connections need a moment to leave libmicrohttpd's suspended list.
-        usleep(20000)
         daemons.forEach { $0.stop() }
         sweeper.stop()
         watchers.stop()

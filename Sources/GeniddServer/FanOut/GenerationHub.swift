@@ -57,6 +57,8 @@ public final class GenerationHub: GenerationPublisher {
     /// never looks at a suspended connection, so without this a client that
     /// left would hold its descriptor until the next heartbeat or deadline.
     public let hangups: EpollSet
+    /// Signalled when the last subscriber took the last change (``waitUntilDelivered(timeout:)``).
+    private let deliveredSignal: WakeSignal
     /// Signalled after every change of the watcher registry (for ``WatcherPersistence``).
     public let watcherChanges: WakeSignal
     /// Subscribers whose unsent backlog passes this are disconnected (they reconnect and resync).
@@ -76,6 +78,7 @@ public final class GenerationHub: GenerationPublisher {
         sweeperWake = try WakeSignal()
         hangups = try EpollSet()
         watcherChanges = try WakeSignal()
+        deliveredSignal = try WakeSignal()
         self.logger = logger
         self.metrics = metrics
         shared = Mutex(
@@ -137,10 +140,14 @@ public final class GenerationHub: GenerationPublisher {
             if shared.withLock({ $0.delivery == nil }) {
                 return true
             }
-            if MonotonicClock.nanoseconds() >= deadline {
+            let now = MonotonicClock.nanoseconds()
+            if now >= deadline {
                 return false
             }
-            usleep(500)
+            // Woken by the last stream taking the change (settleDelivery).
+            _ = MonotonicClock.sleep(
+                milliseconds: Int((deadline - now + 999_999) / 1_000_000), unlessSignalled: deliveredSignal)
+            deliveredSignal.drain()
         }
     }
 
@@ -362,6 +369,7 @@ public final class GenerationHub: GenerationPublisher {
                     "latency_ms": "\(Double(elapsed / 10_000) / 100)",
                 ])
             shared.delivery = nil
+            deliveredSignal.signal()
         } else {
             shared.delivery = (delivery.start, delivery.remaining - 1, delivery.subscribers, delivery.seq)
         }
