@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "genidd", targets: ["genidd"]),
+        .executable(name: "genidd-daemon", targets: ["genidd-daemon"]),
         .library(name: "GeniddSystem", targets: ["GeniddSystem"]),
         .library(name: "GeniddGeneration", targets: ["GeniddGeneration"]),
         .library(name: "GeniddServer", targets: ["GeniddServer"]),
@@ -87,13 +88,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `genidd`: the client commands, and `serve`, which runs genidd-daemon.
         .executableTarget(
             name: "genidd",
             dependencies: [
                 "GeniddSystem",
+                "GeniddClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `genidd-daemon`: the daemon's command line, nothing else.
+        .executableTarget(
+            name: "genidd-daemon",
+            dependencies: [
+                "GeniddSystem",
                 "GeniddGeneration",
                 "GeniddServer",
-                "GeniddClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -12,7 +12,7 @@ source scripts/setup.sh gcc curl
 counts=("$@")
 ((${#counts[@]})) || counts=(1000 10000)
 
-swift build -c release --product genidd 2>&1 | tail -n 1
+{ swift build -c release --product genidd && swift build -c release --product genidd-daemon; } 2>&1 | tail -n 1
 work=$(mktemp -d)
 trap 'kill "${pid:-}" 2>/dev/null && wait "${pid:-}"; rm -rf "$work"' EXIT
 gcc -O2 -Wall -o "$work/fanout" bench/fanout.c
@@ -22,7 +22,7 @@ for n in "${counts[@]}"; do
     rm -rf "$work/state"
     port=$((20000 + RANDOM % 20000))
     .build/release/genidd serve --source "file:$work/counter" --state-dir "$work/state" --no-unix \
-        --listen "127.0.0.1:$port" --max-connections $((n + 100)) --heartbeat 60s --threads "${BENCH_THREADS:-2}" --log-level warning &
+        --listen "127.0.0.1:$port" --max-connections $((n + 100)) --max-connections-per-peer $((n + 100)) --heartbeat 60s --threads "${BENCH_THREADS:-2}" --log-level warning &
     pid=$!
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break

@@ -12,7 +12,7 @@ seconds=${2:-10}
 connections=${3:-50}
 source scripts/setup.sh wrk nginx-light curl
 
-swift build -c release --product genidd 2>&1 | tail -n 1
+{ swift build -c release --product genidd && swift build -c release --product genidd-daemon; } 2>&1 | tail -n 1
 work=$(mktemp -d)
 cleanup() {
     if [ -n "${genidd_pid:-}" ]; then kill "$genidd_pid" 2>/dev/null && wait "$genidd_pid" || true; fi

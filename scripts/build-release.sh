@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the genidd binary that ships (the image, scripts/run.sh, the
-# footprint benchmark) and installs it, stripped, at DESTINATION
-# (default: .build/genidd-release).
+# Builds the executables that ship (the image, scripts/run.sh, the footprint
+# benchmark) and installs them, stripped, in DIRECTORY (default:
+# .build/genidd-release): `genidd` (the client commands, and `serve`, which
+# runs `genidd-daemon` from the same directory) and `genidd-daemon`.
 #
 #   --static-swift-stdlib          the Swift runtime and the parts of it genidd
 #                                  uses are linked in: no libswiftCore.so and no
@@ -11,7 +12,7 @@
 #                                  ~0.9 MB of RELA entries that every start
 #                                  reads and every process keeps resident;
 #   --no-export-dynamic            no dynamic symbol table for genidd's own
-#                                  symbols (nothing dlopens the executable);
+#                                  symbols (nothing dlopens the executables);
 #   -s                             no symbol table (about half the size).
 #
 # Extra arguments go to swift build (for example --scratch-path).
@@ -19,8 +20,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 destination=${1:-.build/genidd-release}
 shift || true
-flags=(-c release --product genidd --static-swift-stdlib -Xswiftc -use-ld=lld
+flags=(-c release --static-swift-stdlib -Xswiftc -use-ld=lld
     -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic -Xlinker -s "$@")
-swift build "${flags[@]}"
-install -D -m 0755 "$(swift build "${flags[@]}" --show-bin-path)/genidd" "$destination"
-echo "build-release: $destination ($(stat -c %s "$destination") bytes)" >&2
+for product in genidd genidd-daemon; do
+    swift build "${flags[@]}" --product "$product"
+done
+bin=$(swift build "${flags[@]}" --show-bin-path)
+for product in genidd genidd-daemon; do
+    install -D -m 0755 "$bin/$product" "$destination/$product"
+    echo "build-release: $destination/$product ($(stat -c %s "$destination/$product") bytes)" >&2
+done

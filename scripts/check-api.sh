@@ -102,7 +102,7 @@ if [ -z "$binary" ]; then
         say "building genidd (debug)"
         # shellcheck source=scripts/setup.sh
         source scripts/setup.sh
-        swift build --product genidd >&2
+        swift build --product genidd >&2 && swift build --product genidd-daemon >&2
         binary=.build/debug/genidd
     fi
     newer=$(find Sources Package.swift -newer "$binary" -type f | head -n 1)

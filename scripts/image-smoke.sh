@@ -99,19 +99,23 @@ limits=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
 say "the binary: stripped, no Swift/Foundation/ICU library"
 run_in_image() { "$engine" run --rm "${limits[@]}" --no-healthcheck --network none --entrypoint "$1" "$image" "${@:2}"; }
 version=$(run_in_image genidd --version) || fail "genidd --version does not run in the image"
-libraries=$(run_in_image ldd /usr/local/bin/genidd) || fail "ldd /usr/local/bin/genidd failed in the image"
+libraries=$(run_in_image ldd /usr/local/bin/genidd /usr/local/bin/genidd-daemon) ||
+    fail "ldd /usr/local/bin/genidd /usr/local/bin/genidd-daemon failed in the image"
 if grep -iE 'swift|foundation|icu' <<<"$libraries"; then
     fail "the binary loads the Swift runtime, Foundation or ICU (above)"
 fi
 grep -q 'not found' <<<"$libraries" && fail "the image lacks a library the binary needs: $(grep 'not found' <<<"$libraries")"
 extract=$("$engine" create "$image")
 containers+=("$extract")
-"$engine" cp "$extract:/usr/local/bin/genidd" "/tmp/$suffix-genidd"
-binary_size=$(stat -c %s "/tmp/$suffix-genidd")
-symbols=$(readelf -S "/tmp/$suffix-genidd" | grep -c '\.symtab' || true)
-rm -f "/tmp/$suffix-genidd"
-[ "$symbols" -eq 0 ] || fail "/usr/local/bin/genidd has a symbol table: not stripped"
-say "  $version, $(awk -v b="$binary_size" 'BEGIN { printf "%.1f", b / 1048576 }') MiB, stripped; loads $(grep -c '=>' <<<"$libraries") libraries"
+binary_size=0
+for executable in genidd genidd-daemon; do
+    "$engine" cp "$extract:/usr/local/bin/$executable" "/tmp/$suffix-$executable"
+    binary_size=$((binary_size + $(stat -c %s "/tmp/$suffix-$executable")))
+    symbols=$(readelf -S "/tmp/$suffix-$executable" | grep -c '\.symtab' || true)
+    rm -f "/tmp/$suffix-$executable"
+    [ "$symbols" -eq 0 ] || fail "/usr/local/bin/$executable has a symbol table: not stripped"
+done
+say "  $version, genidd and genidd-daemon $(awk -v b="$binary_size" 'BEGIN { printf "%.1f", b / 1048576 }') MiB together, stripped"
 
 # --- the variants -----------------------------------------------------------------------
 health() { # health CONTAINER: healthy or unhealthy, from one run of the image's HEALTHCHECK

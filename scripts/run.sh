@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 echo "run: building genidd (release)" >&2
 bash scripts/build-release.sh .build/genidd-release
-exec .build/genidd-release serve "$@"
+exec .build/genidd-release/genidd serve "$@"

@@ -302,11 +302,14 @@ step "kernel $kernel_version, $("$busybox" | head -n 1 | cut -d' ' -f1-2), $qemu
 # Build genidd and the guest client.
 step "building genidd (release)"
 build_start=$(now_ms)
-swift build -c release --product genidd >"$run/swift-build.log" 2>&1 || {
+{ swift build -c release --product genidd && swift build -c release --product genidd-daemon; } \
+    >"$run/swift-build.log" 2>&1 || {
     tail -n 40 "$run/swift-build.log" >&2
     fail "swift build failed (full log: $run/swift-build.log)"
 }
+# `genidd serve` runs genidd-daemon from the same directory.
 genidd=$(swift build -c release --show-bin-path)/genidd
+genidd_daemon=$(swift build -c release --show-bin-path)/genidd-daemon
 step "genidd built in $((($(now_ms) - build_start) / 1000)) s"
 
 guest_client=$cache/guest-client
@@ -358,14 +361,14 @@ done
 # The initramfs: busybox, /init, genidd with every library ldd names (at the
 # same paths, so genidd's RUNPATH and the loader's defaults find them), the
 # guest client and the modules. Rebuilt only when an input changed.
-mapfile -t libraries < <(ldd "$genidd" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
-if ldd "$genidd" | grep -q 'not found'; then
-    fail "genidd has unresolved libraries: $(ldd "$genidd" | grep 'not found')"
+mapfile -t libraries < <(ldd "$genidd" "$genidd_daemon" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u)
+if ldd "$genidd" "$genidd_daemon" | grep -q 'not found'; then
+    fail "genidd has unresolved libraries: $(ldd "$genidd" "$genidd_daemon" | grep 'not found')"
 fi
 initramfs=$cache/$initramfs_name.cpio.zst
 initramfs_key=$(
     {
-        sha256sum "$genidd" "$guest_client" "$busybox" "$helpers/init" "$vmlinuz" "${libraries[@]}"
+        sha256sum "$genidd" "$genidd_daemon" "$guest_client" "$busybox" "$helpers/init" "$vmlinuz" "${libraries[@]}"
         printf '%s\n' "${module_order[@]}"
     } | sha256sum | cut -d' ' -f1
 )
@@ -383,7 +386,8 @@ else
     # dynamic symbols stay (--strip-unneeded), which is all the loader and the
     # Swift runtime use.
     install -m 0755 "$genidd" "$root/usr/bin/genidd"
-    strip --strip-unneeded "$root/usr/bin/genidd"
+    install -m 0755 "$genidd_daemon" "$root/usr/bin/genidd-daemon"
+    strip --strip-unneeded "$root/usr/bin/genidd" "$root/usr/bin/genidd-daemon"
     for library in "${libraries[@]}"; do
         mkdir -p "$root$(dirname "$library")"
         cp -L "$library" "$root$library"

@@ -57,7 +57,7 @@ public final class DaemonClient {
     public func waitForChange(from seen: StateTag, timeoutMilliseconds: Int?, logger: Logger) throws
         -> GenerationSnapshot?
     {
-        let deadline = timeoutMilliseconds.map { MonotonicClock.nanoseconds() + UInt64($0) * 1_000_000 }
+        let deadline = timeoutMilliseconds.map { MonotonicInstant.now.advanced(by: .milliseconds($0)) }
         var seen = seen
         var reached = false
         var backoff = ReconnectBackoff()
@@ -78,7 +78,7 @@ public final class DaemonClient {
                 logger.info("\(error); retrying in \(ClientError.seconds(delay)) s")
                 _ = poll(nil, 0, Int32(clamping: delay))
             }
-            if let deadline, MonotonicClock.nanoseconds() >= deadline {
+            if let deadline, MonotonicInstant.now >= deadline {
                 return nil
             }
         }
@@ -167,8 +167,7 @@ public final class DaemonClient {
         throw ClientError.problem(target: address.description, status: reply.status, detail: detail)
     }
 
-    private static func milliseconds(until deadline: UInt64) -> Int {
-        let now = MonotonicClock.nanoseconds()
-        return now >= deadline ? 0 : Int((deadline - now + 999_999) / 1_000_000)
+    private static func milliseconds(until deadline: MonotonicInstant) -> Int {
+        Int(Duration.pollTimeout(deadline.remaining ?? .zero))
     }
 }

@@ -1,7 +1,5 @@
 import ArgumentParser
 import GeniddClient
-import GeniddGeneration
-import GeniddServer
 import GeniddSystem
 import Logging
 
@@ -56,7 +54,7 @@ struct ConnectionOptions: ParsableArguments {
         let address = try makeAddress(environment)
         let token = try loadToken(environment, warn: true)
         return try DaemonClient(
-            address: address, token: token, signals: signals, userAgent: "genidd/\(GeniddCommand.version)")
+            address: address, token: token, signals: signals, userAgent: "genidd/\(GeniddVersion.current)")
     }
 
     /// The token of `--token-file` (or GENIDD_TOKEN_FILE), if one is given.

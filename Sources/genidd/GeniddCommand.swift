@@ -1,8 +1,8 @@
 import ArgumentParser
+import GeniddSystem
 
 /// The `genidd` command: the daemon (`serve`), its clients (`get`, `wait`, `watch`) and `probe`.
 struct GeniddCommand: ParsableCommand {
-    static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
         commandName: "genidd",
@@ -14,8 +14,8 @@ struct GeniddCommand: ParsableCommand {
             IDs after a snapshot restore. get, wait and watch are its clients, for shells \
             and containers.
             """,
-        version: "genidd \(version)",
-        subcommands: [ServeCommand.self, GetCommand.self, WaitCommand.self, WatchCommand.self, ProbeCommand.self],
+        version: "genidd \(GeniddVersion.current)",
+        subcommands: [ServeLauncher.self, GetCommand.self, WaitCommand.self, WatchCommand.self, ProbeCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import GeniddClient
+import GeniddSystem
 import Logging
 
 /// `genidd probe live|ready`: a health check for container engines and kubelets.
@@ -46,7 +47,7 @@ struct ProbeCommand: ParsableCommand {
                 "\(flag) must be genidd's base URL without a path, such as \(DaemonAddress.defaultURL): "
                     + "the probe adds \(check.path) itself (got the path '\(address.basePath)')")
         }
-        guard DurationArgument.milliseconds(timeout) != nil else {
+        guard DurationText.parse(timeout) != nil else {
             throw ValidationError("--timeout must be a duration such as 2s or 500ms, got '\(timeout)'")
         }
     }
@@ -54,9 +55,9 @@ struct ProbeCommand: ParsableCommand {
     func run() throws {
         ConnectionOptions.bootstrapLogging()
         let address = try ConnectionOptions.address(url: url, unix: unix, Environment())
-        let milliseconds = DurationArgument.milliseconds(timeout) ?? 2000
+        let milliseconds = (DurationText.parse(timeout) ?? .seconds(2)).milliseconds
         do {
-            let client = try DaemonClient(address: address, token: nil, userAgent: "genidd/\(GeniddCommand.version)")
+            let client = try DaemonClient(address: address, token: nil, userAgent: "genidd/\(GeniddVersion.current)")
             Console.out(try client.check(check, timeoutMilliseconds: milliseconds))
         } catch let error as ClientError {
             Console.error("genidd probe \(check.rawValue): \(error)")

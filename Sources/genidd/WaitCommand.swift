@@ -1,6 +1,4 @@
 import ArgumentParser
-import GeniddGeneration
-import GeniddServer
 import GeniddSystem
 import Logging
 
@@ -34,17 +32,20 @@ struct WaitCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        _ = try timeoutMilliseconds()
+        _ = try timeoutDuration()
         _ = try seen()
     }
 
     func run() throws {
         ConnectionOptions.bootstrapLogging()
         let client = try connection.makeClient()
-        let limit = try timeoutMilliseconds()
+        let limit = try timeoutDuration()
         let logger = Logger(label: "genidd.wait")
-        guard let state = try client.waitForChange(from: try seen(), timeoutMilliseconds: limit, logger: logger) else {
-            let waited = limit.map { " within \(DurationArgument.text($0))" } ?? ""
+        guard
+            let state = try client.waitForChange(
+                from: try seen(), timeoutMilliseconds: limit?.milliseconds, logger: logger)
+        else {
+            let waited = limit.map { " within \(DurationText.describe($0))" } ?? ""
             Console.error("genidd wait: seq is still \(since)\(waited)")
             throw ExitCode(2)
         }
@@ -58,14 +59,14 @@ struct WaitCommand: ParsableCommand {
         return tag
     }
 
-    private func timeoutMilliseconds() throws -> Int? {
+    private func timeoutDuration() throws -> Duration? {
         guard let timeout else { return nil }
         if timeout == "0" || timeout == "0s" || timeout == "0ms" {
-            return 0
+            return .zero
         }
-        guard let milliseconds = DurationArgument.milliseconds(timeout) else {
+        guard let duration = DurationText.parse(timeout) else {
             throw ValidationError("--timeout must be a duration such as 30, 30s, 500ms or 5m, got '\(timeout)'")
         }
-        return milliseconds
+        return duration
     }
 }

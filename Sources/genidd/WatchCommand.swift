@@ -1,7 +1,5 @@
 import ArgumentParser
 import GeniddClient
-import GeniddGeneration
-import GeniddServer
 import GeniddSystem
 import Logging
 
@@ -76,7 +74,7 @@ struct WatchCommand: ParsableCommand {
         if let exec, exec.trimmingWhitespace().isEmpty {
             throw ValidationError("--exec needs a command")
         }
-        guard let stall = DurationArgument.milliseconds(stallTimeout), stall >= 100 else {
+        guard let stall = DurationText.parse(stallTimeout), stall >= .milliseconds(100) else {
             throw ValidationError(
                 "--stall-timeout must be a duration of at least 100ms, such as 45s, got '\(stallTimeout)'")
         }
@@ -100,7 +98,8 @@ struct WatchCommand: ParsableCommand {
         configuration.commandOnStart = execOnStart
         configuration.watcher = watcher
         configuration.json = json
-        configuration.stallMilliseconds = DurationArgument.milliseconds(stallTimeout) ?? configuration.stallMilliseconds
+        configuration.stallMilliseconds =
+            DurationText.parse(stallTimeout)?.milliseconds ?? configuration.stallMilliseconds
         let watch = GenerationWatcher(
             client: client, configuration: configuration, signals: signals, logger: Logger(label: "genidd.watch"),
             output: Console.out)

@@ -115,10 +115,10 @@ final class CurlSession {
             guard performed == CURLM_OK else { throw multiFailure(performed) }
             let result = finishedResult()
             if let receiver = transfer.receiver, transfer.isSuccess {
-                let before = MonotonicClock.nanoseconds()
+                let before = MonotonicInstant.now
                 let proceed = try receiver.deliver()
                 // Time spent handling events is not time the stream was silent.
-                transfer.lastActivity += MonotonicClock.nanoseconds() - before
+                transfer.lastActivity = transfer.lastActivity.advanced(by: MonotonicInstant.now.duration(since: before))
                 if !proceed {
                     return transfer.response
                 }
@@ -132,7 +132,7 @@ final class CurlSession {
             }
             var timeout: Int32 = 60_000
             if let stallMilliseconds {
-                let idle = Int((MonotonicClock.nanoseconds() - transfer.lastActivity) / 1_000_000)
+                let idle = MonotonicInstant.now.duration(since: transfer.lastActivity).milliseconds
                 if idle >= stallMilliseconds {
                     throw ClientError.stalled(target: address.description, milliseconds: stallMilliseconds)
                 }
@@ -213,7 +213,7 @@ private final class Transfer {
     var body: [UInt8] = []
     var overflowed = false
     /// Monotonic time of the last byte received (or of the start).
-    var lastActivity = MonotonicClock.nanoseconds()
+    var lastActivity = MonotonicInstant.now
 
     init(easy: UnsafeMutableRawPointer, receiver: (any ResponseReceiver)?) {
         self.easy = easy
@@ -231,7 +231,7 @@ private final class Transfer {
 
     /// Body bytes, from the write callback. Returns false to fail the transfer.
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        lastActivity = MonotonicClock.nanoseconds()
+        lastActivity = MonotonicInstant.now
         if status == 0 {
             readHead()
         }

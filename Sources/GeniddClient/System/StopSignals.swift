@@ -53,16 +53,15 @@ public final class StopSignals {
         return check()
     }
 
-    /// Sleeps `milliseconds` unless SIGTERM or SIGINT comes first; returns
+    /// Sleeps for `duration` unless SIGTERM or SIGINT comes first; returns
     /// false when stopped.
-    func sleep(milliseconds: Int) -> Bool {
-        let deadline = MonotonicClock.nanoseconds() + UInt64(max(0, milliseconds)) * 1_000_000
-        while true {
-            let now = MonotonicClock.nanoseconds()
-            guard now < deadline else { return !check() }
-            if wait(milliseconds: Int((deadline - now + 999_999) / 1_000_000)) {
+    func sleep(for duration: Duration) -> Bool {
+        let deadline = MonotonicInstant.now.advanced(by: duration)
+        while let remaining = deadline.remaining, remaining > .zero {
+            if wait(milliseconds: Int(Duration.pollTimeout(remaining))) {
                 return false
             }
         }
+        return !check()
     }
 }

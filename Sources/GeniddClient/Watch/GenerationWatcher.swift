@@ -82,7 +82,7 @@ public final class GenerationWatcher {
                 break
             }
             logger.debug("reconnecting in \(ClientError.seconds(delay)) s")
-            guard signals.sleep(milliseconds: delay) else { break }
+            guard signals.sleep(for: .milliseconds(delay)) else { break }
         }
         logger.info("stopped", metadata: ["signal": "\(signals.stopSignalName ?? "none")"])
     }

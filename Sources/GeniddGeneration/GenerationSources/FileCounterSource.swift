@@ -10,7 +10,7 @@ import GeniddSystem
 public final class FileCounterSource: GenerationSource {
     public let name: String
     public let notification = ChangeNotification.inotify
-    public let checkInterval: Int? = nil
+    public let checkInterval: Duration? = nil
     public var descriptor: Int32 { watch?.descriptor ?? -1 }
 
     private let path: String

@@ -60,8 +60,8 @@ public protocol GenerationSource: AnyObject {
     var notification: ChangeNotification { get }
     /// The descriptor to wait on while open, or -1 for interval-only sources.
     var descriptor: Int32 { get }
-    /// Milliseconds between checks without an event, or nil to wait for events only.
-    var checkInterval: Int? { get }
+    /// Time between checks without an event, or nil to wait for events only.
+    var checkInterval: Duration? { get }
     /// Opens the source and returns its current state. Throws when the source
     /// is unusable (genidd retries with backoff, serving the last state as stale).
     func open(resume: SourceCheckpoint?) throws -> SourceEvent

@@ -14,7 +14,7 @@ import GeniddSystem
 public final class KmsgSource: GenerationSource {
     public let name = "kmsg"
     public let notification = ChangeNotification.poll
-    public let checkInterval: Int? = nil
+    public let checkInterval: Duration? = nil
     public var descriptor: Int32 { file?.raw ?? -1 }
 
     private let path: String

@@ -14,12 +14,12 @@ public struct SourceProbe: Sendable {
     /// Where sysfs is mounted (`/sys`; tests point it elsewhere).
     public var sysfsRoot: String
     /// Interval of periodic checks for sources without notification, in ms.
-    public var checkIntervalMilliseconds: Int
+    public var checkInterval: Duration
 
-    public init(deviceRoot: String = "/dev", sysfsRoot: String = "/sys", checkIntervalMilliseconds: Int = 100) {
+    public init(deviceRoot: String = "/dev", sysfsRoot: String = "/sys", checkInterval: Duration = .milliseconds(100)) {
         self.deviceRoot = deviceRoot
         self.sysfsRoot = sysfsRoot
-        self.checkIntervalMilliseconds = checkIntervalMilliseconds
+        self.checkInterval = checkInterval
     }
 
     /// The chosen source, a sentence saying why, and companions: sources
@@ -45,16 +45,16 @@ public struct SourceProbe: Sendable {
             choice = Choice(source: UeventSource(log: log), reason: requested)
         case .vmclock(let path):
             choice = Choice(
-                source: VMClockSource(path: path, intervalMilliseconds: checkIntervalMilliseconds), reason: requested)
+                source: VMClockSource(path: path, interval: checkInterval), reason: requested)
         case .sysgenid(let path):
             choice = Choice(source: SysgenidSource(path: path, log: log), reason: requested)
         case .vmgenid(let path):
             choice = Choice(
-                source: VmgenidSource(path: path, intervalMilliseconds: checkIntervalMilliseconds), reason: requested)
+                source: VmgenidSource(path: path, interval: checkInterval), reason: requested)
         }
         if !(choice.source is VMClockSource) && FileIO.exists(vmclockPath) {
             choice.companions.append(
-                VMClockSource(path: vmclockPath, intervalMilliseconds: checkIntervalMilliseconds, disruptionOnly: true))
+                VMClockSource(path: vmclockPath, interval: checkInterval, disruptionOnly: true))
         }
         return choice
     }
@@ -89,14 +89,15 @@ public struct SourceProbe: Sendable {
 
     private func choose(log: @escaping @Sendable (String) -> Void) throws -> Choice {
         var findings: [String] = []
-        let interval = checkIntervalMilliseconds
+        let interval = checkInterval
         if FileIO.exists(vmclockPath) {
             do {
                 let snapshot = try VMClockSource.inspect(path: vmclockPath)
                 if snapshot.hasGenerationCounter {
-                    let how = snapshot.hasNotification ? "notifies on update" : "is checked every \(interval) ms"
+                    let how =
+                        snapshot.hasNotification ? "notifies on update" : "is checked every \(interval.milliseconds) ms"
                     return Choice(
-                        source: VMClockSource(path: vmclockPath, intervalMilliseconds: interval),
+                        source: VMClockSource(path: vmclockPath, interval: interval),
                         reason: "\(vmclockPath) carries a VM generation counter and \(how)")
                 }
                 findings.append(
@@ -114,7 +115,7 @@ public struct SourceProbe: Sendable {
                     let source: any GenerationSource =
                         label == "sysgenid"
                         ? SysgenidSource(path: path, log: log)
-                        : VmgenidSource(path: path, intervalMilliseconds: interval)
+                        : VmgenidSource(path: path, interval: interval)
                     return Choice(source: source, reason: (findings + ["\(path) is readable"]).joined(separator: "; "))
                 }
                 findings.append("\(path): present but not readable (\(SystemError("access").message))")

@@ -25,28 +25,30 @@ public final class SourceRunner: @unchecked Sendable {
     private var thread: OSThread?
     private var isOpen = false
     private var backoff = SourceRunner.initialBackoff
-    private var nextAttempt: UInt64 = 0
+    private var nextAttempt = MonotonicInstant(nanoseconds: 0)
     private let acknowledgementPolicy: AcknowledgementPolicy
     /// A delivered reading whose acknowledgement waits for HTTP watchers.
     private var awaitingWatchers: SourceReading?
     /// When failed writes are retried next (monotonic ns), once some failed.
-    private var nextWriteRetry: UInt64?
+    private var nextWriteRetry: MonotonicInstant?
     /// How often a held acknowledgement is re-checked, in ms.
-    static let watcherCheckInterval = 20
+    static let watcherCheckInterval = Duration.milliseconds(20)
     /// How often failed writes (state, export files) are retried, in ms.
-    static let writeRetryInterval = 1000
+    static let writeRetryInterval = Duration.seconds(1)
     /// How long `stop()` waits for a source stuck in a system call.
     static let stopTimeout = Duration.milliseconds(300)
 
     /// Backoff between reopen attempts: 100 ms doubling to 5 s.
-    static let initialBackoff = 100
-    static let maximumBackoff = 5000
+    static let initialBackoff = Duration.milliseconds(100)
+    static let maximumBackoff = Duration.seconds(5)
+    /// Companion sources (clock disruptions only) are reopened this often.
+    static let companionRetry = Duration.seconds(5)
 
     /// A source watched only for clock disruptions, reopened every 5 s when it fails.
     private final class Companion {
         let source: any GenerationSource
         var isOpen = false
-        var nextAttempt: UInt64 = 0
+        var nextAttempt = MonotonicInstant(nanoseconds: 0)
         init(_ source: any GenerationSource) { self.source = source }
     }
 
@@ -119,7 +121,7 @@ public final class SourceRunner: @unchecked Sendable {
         isOpen = false
         source.close()
         tracker.sourceFailed(SourceError(error))
-        nextAttempt = MonotonicClock.nanoseconds() + UInt64(backoff) * 1_000_000
+        nextAttempt = .now.advanced(by: backoff)
         backoff = min(backoff * 2, Self.maximumBackoff)
     }
 
@@ -136,7 +138,7 @@ public final class SourceRunner: @unchecked Sendable {
     private func fail(_ companion: Companion, _ error: any Error, _ message: Logger.Message) {
         companion.isOpen = false
         companion.source.close()
-        companion.nextAttempt = MonotonicClock.nanoseconds() + 5_000_000_000
+        companion.nextAttempt = .now.advanced(by: Self.companionRetry)
         logger.warning(message, metadata: ["problem": "\(error)"])
     }
 
@@ -144,7 +146,7 @@ public final class SourceRunner: @unchecked Sendable {
     private func sourceStatus() -> [(String, JSONValue)] {
         var status: [(String, JSONValue)] = [("notification", .string(source.notification.rawValue))]
         if let interval = source.checkInterval {
-            status.append(("check_interval_ms", .int(Int64(interval))))
+            status.append(("check_interval_ms", .int(Int64(interval.milliseconds))))
         }
         let watched = companions.filter(\.isOpen).flatMap { $0.source.status() }
         return status + source.status() + watched
@@ -174,31 +176,35 @@ public final class SourceRunner: @unchecked Sendable {
         source.delivered(reading)
     }
 
-    /// Milliseconds to wait in `poll()`: the nearest interval check or reopen attempt.
-    private func pollTimeout(now: UInt64) -> Int32 {
-        var timeout = Int.max
-        func consider(_ deadline: UInt64) {
-            timeout = min(timeout, Int((deadline - min(deadline, now)) / 1_000_000) + 1)
+    /// How long to wait in `poll()`: until the nearest interval check or
+    /// reopen attempt (nil: until an event).
+    private func pollTimeout(now: MonotonicInstant) -> Duration? {
+        var timeout: Duration?
+        func consider(_ wait: Duration) {
+            timeout = min(timeout ?? wait, wait)
+        }
+        func consider(_ deadline: MonotonicInstant) {
+            consider(deadline.duration(since: now))
         }
         if awaitingWatchers != nil {
-            timeout = min(timeout, Self.watcherCheckInterval)
+            consider(Self.watcherCheckInterval)
         }
         if tracker.hasFailedWrites {
             consider(nextWriteRetry ?? now)
         }
         if isOpen {
-            if let interval = source.checkInterval { timeout = min(timeout, interval) }
+            if let interval = source.checkInterval { consider(interval) }
         } else {
             consider(nextAttempt)
         }
         for companion in companions {
             if companion.isOpen {
-                if let interval = companion.source.checkInterval { timeout = min(timeout, interval) }
+                if let interval = companion.source.checkInterval { consider(interval) }
             } else {
                 consider(companion.nextAttempt)
             }
         }
-        return timeout == Int.max ? -1 : Int32(clamping: timeout)
+        return timeout
     }
 
     private func run() {
@@ -215,7 +221,7 @@ public final class SourceRunner: @unchecked Sendable {
             for companion in companions where companion.isOpen && companion.source.descriptor >= 0 {
                 entries.append(pollfd(fd: companion.source.descriptor, events: Int16(POLLIN), revents: 0))
             }
-            let timeout = pollTimeout(now: MonotonicClock.nanoseconds())
+            let timeout = Duration.pollTimeout(pollTimeout(now: .now))
             let ready = entries.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
             if ready < 0 && errno != EINTR {
                 logger.critical("poll failed", metadata: ["problem": "\(SystemError("poll"))"])
@@ -229,14 +235,14 @@ public final class SourceRunner: @unchecked Sendable {
                 reloadSources()
                 continue
             }
-            let now = MonotonicClock.nanoseconds()
+            let now = MonotonicInstant.now
             if !tracker.hasFailedWrites {
                 nextWriteRetry = nil
             } else if let due = nextWriteRetry, now >= due {
                 tracker.retryWrites()
-                nextWriteRetry = now + UInt64(Self.writeRetryInterval) * 1_000_000
+                nextWriteRetry = now.advanced(by: Self.writeRetryInterval)
             } else if nextWriteRetry == nil {
-                nextWriteRetry = now + UInt64(Self.writeRetryInterval) * 1_000_000
+                nextWriteRetry = now.advanced(by: Self.writeRetryInterval)
             }
             if isOpen {
                 do {
@@ -293,7 +299,7 @@ public final class SourceRunner: @unchecked Sendable {
         }
     }
 
-    private func checkCompanion(_ companion: Companion, now: UInt64) {
+    private func checkCompanion(_ companion: Companion, now: MonotonicInstant) {
         guard companion.isOpen else {
             if now >= companion.nextAttempt { open(companion) }
             return

@@ -19,7 +19,7 @@ public final class SysgenidSource: GenerationSource {
     public static let defaultPath = "/dev/sysgenid"
     public let name: String
     public let notification = ChangeNotification.poll
-    public let checkInterval: Int? = nil
+    public let checkInterval: Duration? = nil
     public var descriptor: Int32 { events?.descriptor ?? -1 }
 
     private let path: String

@@ -14,7 +14,7 @@ import GeniddSystem
 public final class UeventSource: GenerationSource {
     public let name = "uevent"
     public let notification = ChangeNotification.poll
-    public let checkInterval: Int? = nil
+    public let checkInterval: Duration? = nil
     public var descriptor: Int32 { socket?.raw ?? -1 }
 
     private var socket: OwnedDescriptor?

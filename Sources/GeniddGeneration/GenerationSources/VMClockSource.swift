@@ -21,14 +21,14 @@ public final class VMClockSource: GenerationSource {
     public static let defaultPath = "/dev/vmclock0"
     public let name: String
     public private(set) var notification = ChangeNotification.interval
-    public var checkInterval: Int? {
-        if tornRetry { return 1 }
+    public var checkInterval: Duration? {
+        if tornRetry { return .milliseconds(1) }
         return notification == .interval ? interval : nil
     }
     public var descriptor: Int32 { events?.descriptor ?? -1 }
 
     private let path: String
-    private let interval: Int
+    private let interval: Duration
     private let disruptionOnly: Bool
     private var device: MappedDevice?
     private var events: EpollSet?
@@ -40,10 +40,11 @@ public final class VMClockSource: GenerationSource {
     private static let deviceTag: UInt64 = 1
     private static let watchTag: UInt64 = 2
 
-    public init(path: String = VMClockSource.defaultPath, intervalMilliseconds: Int = 100, disruptionOnly: Bool = false)
-    {
+    public init(
+        path: String = VMClockSource.defaultPath, interval: Duration = .milliseconds(100), disruptionOnly: Bool = false
+    ) {
         self.path = path
-        interval = intervalMilliseconds
+        self.interval = interval
         self.disruptionOnly = disruptionOnly
         name = path == Self.defaultPath ? "vmclock" : "vmclock:" + path
     }

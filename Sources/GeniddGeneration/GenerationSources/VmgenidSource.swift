@@ -13,17 +13,17 @@ public final class VmgenidSource: GenerationSource {
     public static let defaultPath = "/dev/vmgenid"
     public let name: String
     public let notification = ChangeNotification.interval
-    public let checkInterval: Int?
+    public let checkInterval: Duration?
     public var descriptor: Int32 { device?.watch.descriptor ?? -1 }
 
     private let path: String
     private var device: MappedDevice?
     private var last: UInt32 = 0
 
-    public init(path: String = VmgenidSource.defaultPath, intervalMilliseconds: Int = 100) {
+    public init(path: String = VmgenidSource.defaultPath, interval: Duration = .milliseconds(100)) {
         self.path = path
         name = path == Self.defaultPath ? "vmgenid" : "vmgenid:" + path
-        checkInterval = intervalMilliseconds
+        checkInterval = interval
     }
 
     public func open(resume: SourceCheckpoint?) throws -> SourceEvent {

@@ -42,7 +42,7 @@ public struct WatcherFile: Sendable, Equatable {
                             ("acked_seq", watcher.acknowledgedSeq.map { .uint($0) } ?? .null),
                             ("registered_at_ms", .int(watcher.registeredAtMilliseconds)),
                             ("last_seen_ms", .int(watcher.lastSeenMilliseconds)),
-                            ("last_seen_monotonic_ns", .uint(watcher.lastSeenMonotonic)),
+                            ("last_seen_monotonic_ns", .uint(watcher.lastSeenMonotonic.nanoseconds)),
                             ("owner_uid", watcher.owner.uid.map { .uint(UInt64($0)) } ?? .null),
                             (
                                 "owner_secret",
@@ -87,7 +87,8 @@ public struct WatcherFile: Sendable, Equatable {
             watchers.append(
                 WatcherRegistry.Watcher(
                     name: name, acknowledgedSeq: acknowledged, registeredAtMilliseconds: registered,
-                    lastSeenMilliseconds: seen, lastSeenMonotonic: monotonic, connectedStreams: 0, owner: owner))
+                    lastSeenMilliseconds: seen, lastSeenMonotonic: MonotonicInstant(nanoseconds: monotonic),
+                    connectedStreams: 0, owner: owner))
         }
         var expired: [WatcherRegistry.Expiry] = []
         for entry in gone {

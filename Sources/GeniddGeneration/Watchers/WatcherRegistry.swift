@@ -5,7 +5,7 @@ import GeniddSystem
 /// A watcher is *outdated* while the `seq` it last acknowledged differs from
 /// the current one. Orchestrators wait until none is outdated before putting
 /// a restored VM back into service. Watchers that are neither connected nor
-/// seen for `expiryMilliseconds` are expired, and the expiry is kept visible.
+/// seen for `expiry` are expired, and the expiry is kept visible.
 /// Each watcher has an owner (``WatcherOwner``); only the owner or an admin
 /// may refresh, acknowledge or delete it, and each owner may hold a bounded
 /// number of them.
@@ -18,7 +18,7 @@ public struct WatcherRegistry: Sendable {
         public var registeredAtMilliseconds: Int64
         public var lastSeenMilliseconds: Int64
         /// Monotonic time of the last sign of life, for expiry.
-        public var lastSeenMonotonic: UInt64
+        public var lastSeenMonotonic: MonotonicInstant
         /// Open SSE streams subscribed under this name.
         public var connectedStreams: Int
         public var owner: WatcherOwner
@@ -62,7 +62,7 @@ public struct WatcherRegistry: Sendable {
     private var perPeer: [String: Int] = [:]
     /// The most recent expiries, newest last.
     public private(set) var expired: [Expiry] = []
-    public let expiryMilliseconds: Int
+    public let expiry: Duration
     public let limit: Int
     public let perOwnerLimit: Int
     static let expiriesKept = 100
@@ -75,8 +75,8 @@ public struct WatcherRegistry: Sendable {
     public private(set) var revision: UInt64 = 0
     public private(set) var touches: UInt64 = 0
 
-    public init(expiryMilliseconds: Int, limit: Int = 10_000, perOwnerLimit: Int = 100) {
-        self.expiryMilliseconds = expiryMilliseconds
+    public init(expiry: Duration, limit: Int = 10_000, perOwnerLimit: Int = 100) {
+        self.expiry = expiry
         self.limit = limit
         self.perOwnerLimit = perOwnerLimit
     }
@@ -98,7 +98,8 @@ public struct WatcherRegistry: Sendable {
     /// Registers `name` (up to date at `seq`, owned by the claimant) or, for
     /// its owner, refreshes it.
     public mutating func touch(
-        _ name: String, seq: UInt64, claim: WatcherClaim, now: UInt64, wallNow: Int64, connecting: Bool = false
+        _ name: String, seq: UInt64, claim: WatcherClaim, now: MonotonicInstant, wallNow: Int64,
+        connecting: Bool = false
     ) throws(Refusal) -> Touched {
         if var watcher = watchers[name] {
             guard watcher.owner.accepts(claim) else { throw .notOwner(owner: watcher.owner.description) }
@@ -131,7 +132,7 @@ public struct WatcherRegistry: Sendable {
     }
 
     /// An SSE stream of `name` ended.
-    public mutating func disconnected(_ name: String, now: UInt64, wallNow: Int64) {
+    public mutating func disconnected(_ name: String, now: MonotonicInstant, wallNow: Int64) {
         guard var watcher = watchers[name] else { return }
         watcher.connectedStreams = max(0, watcher.connectedStreams - 1)
         watcher.lastSeenMonotonic = now
@@ -142,7 +143,7 @@ public struct WatcherRegistry: Sendable {
 
     /// Records that `name` handled `seq`, which must be the current one.
     public mutating func acknowledge(
-        _ name: String, seq: UInt64, current: UInt64, claim: WatcherClaim, now: UInt64, wallNow: Int64
+        _ name: String, seq: UInt64, current: UInt64, claim: WatcherClaim, now: MonotonicInstant, wallNow: Int64
     ) throws(AcknowledgementError) -> Watcher {
         guard var watcher = watchers[name] else { throw .unknownWatcher }
         guard watcher.owner.accepts(claim) else { throw .notOwner(owner: watcher.owner.description) }
@@ -171,12 +172,11 @@ public struct WatcherRegistry: Sendable {
 
     /// Expires watchers with no stream and no sign of life for the expiry
     /// time; returns them. Also returns when the next one could expire.
-    public mutating func expire(now: UInt64, wallNow: Int64) -> (expired: [Expiry], next: UInt64) {
-        let window = UInt64(expiryMilliseconds) * 1_000_000
+    public mutating func expire(now: MonotonicInstant, wallNow: Int64) -> (expired: [Expiry], next: MonotonicInstant) {
         var gone: [Expiry] = []
-        var next = UInt64.max
+        var next = MonotonicInstant.never
         for watcher in watchers.values where watcher.connectedStreams == 0 {
-            let deadline = watcher.lastSeenMonotonic + window
+            let deadline = watcher.lastSeenMonotonic.advanced(by: expiry)
             if deadline <= now {
                 gone.append(
                     Expiry(name: watcher.name, acknowledgedSeq: watcher.acknowledgedSeq, expiredAtMilliseconds: wallNow)

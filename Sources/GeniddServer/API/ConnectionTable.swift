@@ -41,8 +41,8 @@ public final class ConnectionTable: Sendable {
         let descriptor: Int32
         let peer: String
         let probesOnly: Bool
-        /// Monotonic ns by which the next request's headers must be in; nil while a request runs.
-        var deadline: UInt64?
+        /// When the next request's headers must be in; nil while a request runs.
+        var deadline: MonotonicInstant?
     }
 
     private struct PeerCount {
@@ -62,7 +62,7 @@ public final class ConnectionTable: Sendable {
     /// Header deadlines closer together than this are enforced in one pass.
     static let granularity = Duration.milliseconds(50)
     private let state = Mutex(State())
-    /// When the sweeper plans to look at deadlines next (monotonic ns).
+    /// When the sweeper plans to look at deadlines next (monotonic nanoseconds).
     private let plannedSweep = Atomic<UInt64>(.max)
     private let wake: WakeSignal
     /// Signalled when the last active request ends (``waitUntilNoRequests(timeout:)``).
@@ -81,7 +81,7 @@ public final class ConnectionTable: Sendable {
 
     /// Admits `connection` (setting its `admission`), or returns false to refuse it.
     func open(_ connection: HTTPConnectionRecord) -> Bool {
-        let now = MonotonicClock.nanoseconds()
+        let now = MonotonicInstant.now
         let key = connection.peer.key
         let outcome = state.withLock { state -> (admitted: Bool, probesOnly: String?) in
             var counts = state.peers[key] ?? PeerCount()
@@ -102,14 +102,14 @@ public final class ConnectionTable: Sendable {
             let timeout = probesOnly == nil ? limits.headerTimeout : limits.probeHeaderTimeout
             state.entries[connection.id] = Entry(
                 descriptor: connection.descriptor, peer: key, probesOnly: probesOnly != nil,
-                deadline: now + timeout.nanoseconds)
+                deadline: now.advanced(by: timeout))
             return (true, probesOnly)
         }
         if let reason = outcome.probesOnly {
             connection.admission = .probesOnly(reason: reason)
         }
         if outcome.admitted {
-            scheduleSweep(at: now + min(limits.headerTimeout, limits.probeHeaderTimeout).nanoseconds)
+            scheduleSweep(at: now.advanced(by: min(limits.headerTimeout, limits.probeHeaderTimeout)))
         }
         return outcome.admitted
     }
@@ -143,11 +143,11 @@ public final class ConnectionTable: Sendable {
 
     /// A request ended: the connection's next request must come in time.
     func requestEnded(on connection: HTTPConnectionRecord) {
-        let now = MonotonicClock.nanoseconds()
-        let deadline = state.withLock { state -> UInt64? in
+        let now = MonotonicInstant.now
+        let deadline = state.withLock { state -> MonotonicInstant? in
             guard let entry = state.entries[connection.id], entry.deadline == nil else { return nil }
             let timeout = entry.probesOnly ? limits.probeHeaderTimeout : limits.headerTimeout
-            let deadline = now + timeout.nanoseconds
+            let deadline = now.advanced(by: timeout)
             state.entries[connection.id]?.deadline = deadline
             endRequest(in: &state)
             return deadline
@@ -159,10 +159,10 @@ public final class ConnectionTable: Sendable {
 
     /// Shuts down connections past their deadline (libmicrohttpd then closes
     /// them). Returns how many, and when to look again. Called by the sweeper.
-    public func expire(now: UInt64) -> (closed: Int, next: UInt64) {
-        let result = state.withLock { state -> (Int, UInt64) in
+    public func expire(now: MonotonicInstant) -> (closed: Int, next: MonotonicInstant) {
+        let result = state.withLock { state -> (Int, MonotonicInstant) in
             var closed = 0
-            var next = UInt64.max
+            var next = MonotonicInstant.never
             for (id, entry) in state.entries {
                 guard let deadline = entry.deadline else { continue }
                 if deadline <= now {
@@ -178,8 +178,8 @@ public final class ConnectionTable: Sendable {
             return (closed, next)
         }
         // Deadlines closer together than the granularity share one pass.
-        let next = result.1 == .max ? .max : max(result.1, now + Self.granularity.nanoseconds)
-        plannedSweep.store(next, ordering: .relaxed)
+        let next = result.1 == .never ? .never : max(result.1, now.advanced(by: Self.granularity))
+        plannedSweep.store(next.nanoseconds, ordering: .relaxed)
         return (result.0, next)
     }
 
@@ -187,16 +187,15 @@ public final class ConnectionTable: Sendable {
     /// request answered) or `timeout` passed; returns true in the first case.
     /// Used at shutdown, before libmicrohttpd may be stopped.
     public func waitUntilNoRequests(timeout: Duration) -> Bool {
-        let deadline = MonotonicClock.nanoseconds() + timeout.nanoseconds
+        let deadline = MonotonicInstant.now.advanced(by: timeout)
         while true {
             if state.withLock({ $0.activeRequests == 0 }) {
                 return true
             }
-            let now = MonotonicClock.nanoseconds()
-            if now >= deadline {
+            if MonotonicInstant.now >= deadline {
                 return false
             }
-            _ = MonotonicClock.sleep(milliseconds: Int((deadline - now + 999_999) / 1_000_000), unlessSignalled: idle)
+            _ = MonotonicClock.sleep(until: deadline, unlessSignalled: idle)
             idle.drain()
         }
     }
@@ -210,10 +209,10 @@ public final class ConnectionTable: Sendable {
     }
 
     /// Wakes the sweeper when `deadline` comes before it planned to look.
-    private func scheduleSweep(at deadline: UInt64) {
+    private func scheduleSweep(at deadline: MonotonicInstant) {
         let planned = plannedSweep.load(ordering: .relaxed)
-        if deadline < planned {
-            plannedSweep.store(deadline, ordering: .relaxed)
+        if deadline.nanoseconds < planned {
+            plannedSweep.store(deadline.nanoseconds, ordering: .relaxed)
             wake.signal()
         }
     }

@@ -11,7 +11,7 @@ extension HTTPServer {
             let instance = hub.published?.state.instance
         {
             // A tag from another instance never matches: the client gets the new series at once.
-            let deadline = MonotonicClock.nanoseconds() + UInt64(poll.timeoutMilliseconds) * 1_000_000
+            let deadline = MonotonicInstant.now.advanced(by: .milliseconds(poll.timeoutMilliseconds))
             let from = seen.qualified(by: instance)
             if hub.park(request, on: connection, for: .change(from: from), until: deadline) {
                 return .parked
@@ -80,7 +80,7 @@ extension HTTPServer {
         } catch {
             throw HTTPProblem(status: 409, detail: "bump failed: \(error)")
         }
-        let deadline = MonotonicClock.nanoseconds() + 2_000_000_000
+        let deadline = MonotonicInstant.now.advanced(by: .seconds(2))
         if hub.park(request, on: connection, for: .change(from: before), until: deadline) {
             return .parked
         }

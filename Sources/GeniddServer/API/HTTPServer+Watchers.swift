@@ -30,7 +30,7 @@ extension HTTPServer {
             guard wait == "outdated-zero" else {
                 throw HTTPProblem(status: 400, detail: "wait must be outdated-zero, got '\(wait.prefix(40))'")
             }
-            let deadline = MonotonicClock.nanoseconds() + UInt64(timeout) * 1_000_000
+            let deadline = MonotonicInstant.now.advanced(by: .milliseconds(timeout))
             if timeout > 0, request.method == "GET",
                 hub.park(request, on: connection, for: .watchersCurrent, until: deadline)
             {

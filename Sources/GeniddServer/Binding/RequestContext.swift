@@ -23,7 +23,7 @@ public final class RequestContext: @unchecked Sendable {
     /// The body itself, kept while it stays within the handler's limit.
     public var body: [UInt8] = []
     /// Set while a long-poll is parked; the hub clears it when it resumes the connection.
-    public var parkedUntil: UInt64?
+    public var parkedUntil: MonotonicInstant?
     /// What a parked request waits for.
     public var parkedFor = ParkReason.change(from: "")
     /// True once a long-poll was parked and later resumed.

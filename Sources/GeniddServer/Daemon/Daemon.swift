@@ -49,8 +49,7 @@ public final class Daemon {
         let choice = try resolve()
         let metrics = DaemonMetrics(version: configuration.version, source: choice.source.name)
         let hub = try GenerationHub(
-            heartbeatMilliseconds: configuration.heartbeatMilliseconds,
-            watcherExpiryMilliseconds: configuration.watcherExpiryMilliseconds,
+            heartbeat: configuration.heartbeat, watcherExpiry: configuration.watcherExpiry,
             watchersPerOwner: configuration.maxWatchersPerOwner, logger: logger, metrics: metrics)
         let exporter = try GenerationExporter(
             paths: configuration.exportSysgenid + configuration.exportVmgenid, logger: logger)

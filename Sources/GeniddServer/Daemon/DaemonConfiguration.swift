@@ -1,19 +1,24 @@
 import GeniddGeneration
 import GeniddSystem
+import Logging
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// Everything `genidd serve` needs, already validated by the CLI.
+/// Everything `genidd serve` needs. Options are parsed and checked by
+/// `DaemonConfiguration+Options.swift`; the command line only passes text.
 public struct DaemonConfiguration: Sendable {
     public var source: SourceSpec = .auto
     public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 8080)]
+    /// The Unix socket (nil until `finish()` puts it in the state directory, unless disabled).
     public var unixSocket: String?
+    /// `--no-unix` was given.
+    public var unixDisabled = false
     public var unixSocketMode: mode_t = 0o660
     public var unixSocketGroup: gid_t?
     public var stateDirectory = "/run/genidd"
-    public var heartbeatMilliseconds = 15_000
+    public var heartbeat = Duration.seconds(15)
     public var uuidFile: String?
     public var hashKeyFile: String?
     public var maxConnections = 10_000
@@ -24,6 +29,8 @@ public struct DaemonConfiguration: Sendable {
     public var requestHeaderTimeout = Duration.seconds(5)
     /// Host names TCP requests may carry besides IP literals and localhost.
     public var allowedHosts: [String] = []
+    public var logLevel = Logger.Level.info
+    public var logFormat = LineLogHandler.Format.text
     /// genidd's version, for `genidd_build_info`.
     public var version = "unknown"
     /// Who may call admin routes and, optionally, read. Its tokens come from
@@ -36,7 +43,7 @@ public struct DaemonConfiguration: Sendable {
     /// Watchers one peer may create (a uid on the Unix socket, an address on TCP).
     public var maxWatchersPerOwner = 100
     /// How long a watcher may be absent (no stream, no request) before it expires.
-    public var watcherExpiryMilliseconds = 300_000
+    public var watcherExpiry = Duration.seconds(300)
     /// When genidd acknowledges a generation to a sysgenid device.
     public var acknowledgementPolicy = AcknowledgementPolicy.delivered
     /// Files kept in the /dev/sysgenid (u32 at offset 0) layout.

@@ -25,7 +25,7 @@ extension GenerationHub {
             let seq = shared.published?.state.seq ?? 0
             do throws(WatcherRegistry.Refusal) {
                 let touched = try shared.watchers.touch(
-                    name, seq: seq, claim: claim, now: MonotonicClock.nanoseconds(),
+                    name, seq: seq, claim: claim, now: .now,
                     wallNow: MonotonicClock.wallMilliseconds())
                 guard let watcher = shared.watchers.watchers[name] else { return .failure(.full) }
                 return .success((WatcherRegistry.json(watcher, seq: seq), touched))
@@ -48,7 +48,7 @@ extension GenerationHub {
             let current = shared.published?.state.seq ?? 0
             do throws(WatcherRegistry.AcknowledgementError) {
                 let watcher = try shared.watchers.acknowledge(
-                    name, seq: seq, current: current, claim: claim, now: MonotonicClock.nanoseconds(),
+                    name, seq: seq, current: current, claim: claim, now: .now,
                     wallNow: MonotonicClock.wallMilliseconds())
                 Self.resumeWatchersWaiters(&shared, resuming: &toResume)
                 return .success(WatcherRegistry.json(watcher, seq: current))

@@ -38,17 +38,17 @@ public final class GenerationHub: GenerationPublisher {
         var sourceStatus: [(String, JSONValue)] = []
         /// What could not be written (state, export files): `/readyz` is 503 while any.
         var writeProblems: [String] = []
-        var nextHeartbeat: UInt64
+        var nextHeartbeat: MonotonicInstant
         /// The last change still being written to subscribers: when it was
         /// published and how many streams have yet to take it (for the latency metric).
-        var delivery: (start: UInt64, remaining: Int, subscribers: Int, seq: UInt64)?
+        var delivery: (start: MonotonicInstant, remaining: Int, subscribers: Int, seq: UInt64)?
         /// When the sweeper thread plans to wake next (monotonic ns).
-        var sweeperWakeAt: UInt64 = .max
+        var sweeperWakeAt = MonotonicInstant.never
     }
 
     /// Everything mutable, behind one lock (`GenerationHub+Watchers.swift` uses it too).
     let shared: Mutex<Shared>
-    private let heartbeatInterval: UInt64
+    private let heartbeatInterval: Duration
     private let logger: Logger
     let metrics: DaemonMetrics?
     /// Wakes the sweeper thread when a nearer deadline appears.
@@ -68,13 +68,13 @@ public final class GenerationHub: GenerationPublisher {
     static let keepalive = Array(": keepalive\n\n".utf8)
 
     /// - Parameters:
-    ///   - heartbeatMilliseconds: interval of SSE `: keepalive` comments.
-    ///   - watcherExpiryMilliseconds: how long a watcher may be absent before it is expired.
+    ///   - heartbeat: interval of SSE `: keepalive` comments.
+    ///   - watcherExpiry: how long a watcher may be absent before it is expired.
     public init(
-        heartbeatMilliseconds: Int, watcherExpiryMilliseconds: Int = 300_000, watchersPerOwner: Int = 100,
+        heartbeat: Duration, watcherExpiry: Duration = .seconds(300), watchersPerOwner: Int = 100,
         logger: Logger, metrics: DaemonMetrics? = nil
     ) throws {
-        heartbeatInterval = UInt64(max(1, heartbeatMilliseconds)) * 1_000_000
+        heartbeatInterval = max(.milliseconds(1), heartbeat)
         sweeperWake = try WakeSignal()
         hangups = try EpollSet()
         watcherChanges = try WakeSignal()
@@ -84,8 +84,8 @@ public final class GenerationHub: GenerationPublisher {
         shared = Mutex(
             Shared(
                 watchers: WatcherRegistry(
-                    expiryMilliseconds: watcherExpiryMilliseconds, perOwnerLimit: watchersPerOwner),
-                nextHeartbeat: MonotonicClock.nanoseconds() + heartbeatInterval))
+                    expiry: watcherExpiry, perOwnerLimit: watchersPerOwner),
+                nextHeartbeat: .now.advanced(by: heartbeatInterval)))
     }
 
     /// The current state and its responses.
@@ -118,7 +118,7 @@ public final class GenerationHub: GenerationPublisher {
             Self.broadcast(published.event, to: shared.streams.values, resuming: &toResume)
             for stream in shared.streams.values { stream.owesDelivery = true }
             let count = shared.streams.count
-            shared.delivery = count == 0 ? nil : (MonotonicClock.nanoseconds(), count, count, state.seq)
+            shared.delivery = count == 0 ? nil : (MonotonicInstant.now, count, count, state.seq)
             for (key, (request, _)) in shared.parked
             where request.parkedFor != .change(from: state.tag) && request.parkedFor != .watchersCurrent {
                 if let (_, connection) = Self.unpark(key, in: &shared) {
@@ -135,18 +135,16 @@ public final class GenerationHub: GenerationPublisher {
     /// taken it (the hub's delivery tracking settles), or `timeout` passed.
     /// Returns true when all had. Used before acknowledging a generation to the kernel.
     public func waitUntilDelivered(timeout: Duration) -> Bool {
-        let deadline = MonotonicClock.nanoseconds() + timeout.nanoseconds
+        let deadline = MonotonicInstant.now.advanced(by: timeout)
         while true {
             if shared.withLock({ $0.delivery == nil }) {
                 return true
             }
-            let now = MonotonicClock.nanoseconds()
-            if now >= deadline {
+            if MonotonicInstant.now >= deadline {
                 return false
             }
             // Woken by the last stream taking the change (settleDelivery).
-            _ = MonotonicClock.sleep(
-                milliseconds: Int((deadline - now + 999_999) / 1_000_000), unlessSignalled: deliveredSignal)
+            _ = MonotonicClock.sleep(until: deadline, unlessSignalled: deliveredSignal)
             deliveredSignal.drain()
         }
     }
@@ -212,7 +210,7 @@ public final class GenerationHub: GenerationPublisher {
             if let watcher {
                 do throws(WatcherRegistry.Refusal) {
                     let touched = try shared.watchers.touch(
-                        watcher, seq: published.state.seq, claim: claim, now: MonotonicClock.nanoseconds(),
+                        watcher, seq: published.state.seq, claim: claim, now: .now,
                         wallNow: MonotonicClock.wallMilliseconds(), connecting: true)
                     if case .created(let made) = touched {
                         secret = made
@@ -269,7 +267,7 @@ public final class GenerationHub: GenerationPublisher {
             }
             if let watcher = stream.watcher {
                 shared.watchers.disconnected(
-                    watcher, now: MonotonicClock.nanoseconds(), wallNow: MonotonicClock.wallMilliseconds())
+                    watcher, now: .now, wallNow: MonotonicClock.wallMilliseconds())
             }
         }
         if stream.watcher != nil {
@@ -280,7 +278,8 @@ public final class GenerationHub: GenerationPublisher {
     /// Parks a request until what `reason` names happens or `deadline`
     /// passes. Returns false (nothing parked) when the answer is due now.
     func park(
-        _ request: RequestContext, on connection: HTTPConnection, for reason: ParkReason, until deadline: UInt64
+        _ request: RequestContext, on connection: HTTPConnection, for reason: ParkReason,
+        until deadline: MonotonicInstant
     ) -> Bool {
         let (parked, wakeSweeper) = shared.withLock { shared -> (Bool, Bool) in
             guard !shared.shuttingDown, let state = shared.published?.state else { return (false, false) }
@@ -313,10 +312,10 @@ public final class GenerationHub: GenerationPublisher {
 
     /// Answers expired long-polls and sends due heartbeats. Returns when to
     /// sweep next (monotonic ns). Called by the sweeper thread.
-    public func sweep(now: UInt64) -> UInt64 {
+    public func sweep(now: MonotonicInstant) -> MonotonicInstant {
         var toResume: [HTTPConnection] = []
-        let next = shared.withLock { shared -> UInt64 in
-            var next = UInt64.max
+        let next = shared.withLock { shared -> MonotonicInstant in
+            var next = MonotonicInstant.never
             for (key, (request, _)) in shared.parked {
                 guard let deadline = request.parkedUntil else { continue }
                 if deadline <= now {
@@ -342,7 +341,7 @@ public final class GenerationHub: GenerationPublisher {
             }
             if now >= shared.nextHeartbeat {
                 Self.broadcast(Self.keepalive, to: shared.streams.values, resuming: &toResume)
-                shared.nextHeartbeat = now + heartbeatInterval
+                shared.nextHeartbeat = now.advanced(by: heartbeatInterval)
             }
             next = min(next, shared.nextHeartbeat)
             shared.sweeperWakeAt = next
@@ -360,13 +359,13 @@ public final class GenerationHub: GenerationPublisher {
         stream.owesDelivery = false
         guard let delivery = shared.delivery else { return }
         if delivery.remaining <= 1 {
-            let elapsed = MonotonicClock.nanoseconds() - delivery.start
-            metrics?.delivered(afterNanoseconds: elapsed)
+            let elapsed = MonotonicInstant.now.duration(since: delivery.start)
+            metrics?.delivered(after: elapsed)
             logger.info(
                 "change delivered",
                 metadata: [
                     "seq": "\(delivery.seq)", "sse_subscribers": "\(delivery.subscribers)",
-                    "latency_ms": "\(Double(elapsed / 10_000) / 100)",
+                    "latency_ms": "\(Double(elapsed.nanoseconds / 10_000) / 100)",
                 ])
             shared.delivery = nil
             deliveredSignal.signal()

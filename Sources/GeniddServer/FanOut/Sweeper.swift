@@ -42,7 +42,7 @@ public final class Sweeper: Sendable {
     private static func run(hub: GenerationHub, connections: ConnectionTable, stop: WakeSignal, logger: Logger) {
         var highWater = connections.count
         while true {
-            let now = MonotonicClock.nanoseconds()
+            let now = MonotonicInstant.now
             var next = hub.sweep(now: now)
             let expired = connections.expire(now: now)
             if expired.closed > 0 {
@@ -58,13 +58,13 @@ public final class Sweeper: Sendable {
                 KernelShims.trimHeap()
                 highWater = open
             }
-            let wait = next == .max ? -1 : Int((next - min(next, now)) / 1_000_000) + 1
+            let wait = Duration.pollTimeout(next == .never ? nil : next.duration(since: now))
             var entries = [
                 pollfd(fd: stop.descriptor, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: hub.sweeperWake.descriptor, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: hub.hangups.descriptor, events: Int16(POLLIN), revents: 0),
             ]
-            _ = entries.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), Int32(clamping: wait)) }
+            _ = entries.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), wait) }
             if entries[0].revents != 0 {
                 return
             }

@@ -84,23 +84,23 @@ public final class WatcherPersistence: Sendable {
 
     private static func run(hub: GenerationHub, stop: WakeSignal, save: () -> Bool) {
         var saved = hub.watcherRevisions
-        /// When to write next (monotonic ns), or nil when nothing is pending.
-        var due: UInt64?
+        /// When to write next, or nil when nothing is pending.
+        var due: MonotonicInstant?
         while true {
-            let wait = due.map { Int(($0 - min($0, MonotonicClock.nanoseconds())) / 1_000_000) + 1 } ?? -1
+            let wait = Duration.pollTimeout(due?.remaining)
             var entries = [
                 pollfd(fd: stop.descriptor, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: hub.watcherChanges.descriptor, events: Int16(POLLIN), revents: 0),
             ]
-            _ = entries.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), Int32(clamping: wait)) }
+            _ = entries.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), wait) }
             hub.watcherChanges.drain()
             let stopping = entries[0].revents != 0
-            let now = MonotonicClock.nanoseconds()
+            let now = MonotonicInstant.now
             let current = hub.watcherRevisions
             if current.revision != saved.revision {
-                due = min(due ?? .max, now + structuralDelay.nanoseconds)
+                due = min(due ?? .never, now.advanced(by: structuralDelay))
             } else if current.touches != saved.touches {
-                due = min(due ?? .max, now + touchDelay.nanoseconds)
+                due = min(due ?? .never, now.advanced(by: touchDelay))
             }
             if let pending = due, stopping || now >= pending {
                 if current == saved {
@@ -109,7 +109,7 @@ public final class WatcherPersistence: Sendable {
                     saved = current
                     due = nil
                 } else {
-                    due = now + retryDelay.nanoseconds
+                    due = now.advanced(by: retryDelay)
                 }
             }
             if stopping {

@@ -159,8 +159,8 @@ public final class DaemonMetrics: GenerationObserver {
     }
 
     /// Records how long delivering a change to every SSE subscriber took.
-    public func delivered(afterNanoseconds nanoseconds: UInt64) {
-        notifyLatency.recordNanoseconds(Int64(clamping: nanoseconds))
+    public func delivered(after latency: Duration) {
+        notifyLatency.record(latency)
     }
 
     /// Counts an answered request by route template (or `other`) and status.

@@ -52,7 +52,7 @@ public final class OSThread: Sendable {
     /// detaches the thread, when it is still running then (stuck in a system
     /// call): the process can exit without it.
     public func join(timeout: Duration) -> Bool {
-        if MonotonicClock.sleep(milliseconds: timeout.milliseconds, unlessSignalled: finished) {
+        if MonotonicClock.sleep(for: timeout, unlessSignalled: finished) {
             pthread_join(handle, nil)
             return true
         }

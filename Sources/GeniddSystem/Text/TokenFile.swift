@@ -1,6 +1,3 @@
-import GeniddGeneration
-import GeniddSystem
-
 #if canImport(Glibc)
     import Glibc
 #endif

@@ -1,8 +1,8 @@
-/// Parses durations given on the command line: `15` or `15s` (seconds),
-/// `1.5s`, `250ms`, `10m` or `1h`.
-enum DurationArgument {
-    /// Milliseconds, or nil when `text` is not a duration.
-    static func milliseconds(_ text: String) -> Int? {
+/// Durations as people write them on command lines and in environment
+/// variables: `15` or `15s` (seconds), `1.5s`, `250ms`, `10m` or `1h`.
+public enum DurationText {
+    /// The duration, or nil when `text` is not one (or is under 1 ms or over a day).
+    public static func parse(_ text: String) -> Duration? {
         var number = Substring(text)
         var scale = 1000.0
         if number.hasSuffix("ms") {
@@ -22,11 +22,12 @@ enum DurationArgument {
         else { return nil }
         let milliseconds = value * scale
         guard milliseconds >= 1, milliseconds <= 86_400_000 else { return nil }
-        return Int(milliseconds.rounded())
+        return .milliseconds(Int64(milliseconds.rounded()))
     }
 
-    /// `2 s` for 2000, `1500 ms` for 1500: a duration for messages.
-    static func text(_ milliseconds: Int) -> String {
-        milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+    /// `2 s` for two seconds, `1500 ms` otherwise: a duration for messages.
+    public static func describe(_ duration: Duration) -> String {
+        let milliseconds = duration.milliseconds
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
     }
 }

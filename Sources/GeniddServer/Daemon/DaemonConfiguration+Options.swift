@@ -1,0 +1,217 @@
+import GeniddGeneration
+import GeniddSystem
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `genidd serve`'s options, declared once: each one's flag (`--NAME`) and
+/// environment variable (`GENIDD_NAME`) come from its case, and the
+/// configuration parses its values here (durations, modes, ranges, names),
+/// so that the command line only has to say which option got which text.
+extension DaemonConfiguration {
+    public enum Option: String, CaseIterable, Sendable {
+        case source
+        case checkInterval = "check-interval"
+        case listen
+        case noTCP = "no-tcp"
+        case unix
+        case noUnix = "no-unix"
+        case unixMode = "unix-mode"
+        case unixGroup = "unix-group"
+        case stateDir = "state-dir"
+        case heartbeat
+        case uuidFile = "uuid-file"
+        case hashKeyFile = "hash-key-file"
+        case maxConnections = "max-connections"
+        case maxConnectionsPerPeer = "max-connections-per-peer"
+        case requestHeaderTimeout = "request-header-timeout"
+        case allowedHost = "allowed-host"
+        case threads
+        case exportSysgenid = "export-sysgenid"
+        case exportVmgenid = "export-vmgenid"
+        case adminUID = "admin-uid"
+        case adminGID = "admin-gid"
+        case adminTokenFile = "admin-token-file"
+        case readTokenFile = "read-token-file"
+        case maxWatchersPerOwner = "max-watchers-per-owner"
+        case watcherExpiry = "watcher-expiry"
+        case ackPolicy = "ack-policy"
+        case logLevel = "log-level"
+        case logFormat = "log-format"
+        case probeRoot = "probe-root"
+
+        /// `--check-interval`.
+        public var flag: String { "--" + rawValue }
+
+        /// `GENIDD_CHECK_INTERVAL`.
+        public var environmentVariable: String {
+            "GENIDD_" + String(rawValue.uppercased().map { $0 == "-" ? "_" : $0 })
+        }
+
+        /// Options given several times (in the environment: comma-separated).
+        public var isRepeatable: Bool {
+            [.listen, .allowedHost, .exportSysgenid, .exportVmgenid, .adminUID, .adminGID].contains(self)
+        }
+
+        /// Options without a value (in the environment: `1`, `true` or `yes`).
+        public var isFlag: Bool { self == .noTCP || self == .noUnix }
+    }
+
+    /// The options' values from the environment (`GENIDD_*`), for those the
+    /// command line did not give.
+    public static func environmentValues(for option: Option) -> [String] {
+        guard let raw = getenv(option.environmentVariable) else { return [] }
+        let text = String(cString: raw)
+        if text.isEmpty { return [] }
+        if option.isFlag {
+            return ["1", "true", "yes"].contains(text.lowercased()) ? ["1"] : []
+        }
+        return option.isRepeatable ? text.split(separator: ",").map(String.init) : [text]
+    }
+
+    /// Takes the values given for `option`. Throws a ``ConfigurationError``
+    /// whose message names the flag and says what is expected.
+    public mutating func apply(_ option: Option, _ values: [String]) throws(ConfigurationError) {
+        guard let text = values.last else { return }
+        let flag = option.flag
+        func fail(_ expectation: String) -> ConfigurationError {
+            ConfigurationError("\(flag) must be \(expectation), got '\(text)'")
+        }
+        func duration(_ range: ClosedRange<Duration>, _ expectation: String) throws(ConfigurationError) -> Duration {
+            guard let duration = DurationText.parse(text), range.contains(duration) else { throw fail(expectation) }
+            return duration
+        }
+        func integer(_ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard let value = Int(text), range.contains(value) else {
+                throw fail("an integer from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
+        }
+        switch option {
+        case .source:
+            do {
+                source = try SourceSpec(parsing: text)
+            } catch {
+                throw ConfigurationError("\(flag): \(error)")
+            }
+        case .checkInterval:
+            probe.checkInterval = try duration(
+                .milliseconds(1)...(.seconds(60)), "a duration from 1ms to 60s, such as 100ms")
+        case .listen:
+            do {
+                listen = try values.map { try ListenAddress(parsing: $0) }
+            } catch {
+                throw ConfigurationError("\(error)")
+            }
+        case .noTCP:
+            listen = []
+        case .unix:
+            unixSocket = text
+        case .noUnix:
+            unixSocket = nil
+            unixDisabled = true
+        case .unixMode:
+            guard let mode = UInt32(text, radix: 8), mode <= 0o777 else { throw fail("octal permissions such as 0660") }
+            unixSocketMode = mode
+        case .unixGroup:
+            unixSocketGroup = try Self.groupID(text, flag: flag)
+        case .stateDir:
+            guard !text.isEmpty else { throw fail("a directory") }
+            stateDirectory = text
+        case .heartbeat:
+            heartbeat = try duration(.milliseconds(1)...(.seconds(86_400)), "a duration such as 15, 15s or 500ms")
+        case .uuidFile:
+            uuidFile = text
+        case .hashKeyFile:
+            hashKeyFile = text
+        case .maxConnections:
+            maxConnections = try integer(1...1_000_000)
+        case .maxConnectionsPerPeer:
+            maxConnectionsPerPeer = try integer(1...1_000_000)
+        case .requestHeaderTimeout:
+            requestHeaderTimeout = try duration(
+                .milliseconds(100)...(.seconds(300)), "a duration from 100ms to 300s, such as 5s")
+        case .allowedHost:
+            for host in values where host.isEmpty || host.contains(where: { $0 == ":" || $0 == "/" || $0 == " " }) {
+                throw ConfigurationError("\(flag) takes a host name without port, got '\(host)'")
+            }
+            allowedHosts = values
+        case .threads:
+            threads = try integer(1...256)
+        case .exportSysgenid:
+            exportSysgenid = values
+        case .exportVmgenid:
+            exportVmgenid = values
+        case .adminUID:
+            accessPolicy.adminUIDs = Set(
+                try values.map { (value) throws(ConfigurationError) in
+                    try Self.userID(value, flag: flag)
+                })
+        case .adminGID:
+            accessPolicy.adminGIDs = Set(
+                try values.map { (value) throws(ConfigurationError) in
+                    try Self.groupID(value, flag: flag)
+                })
+        case .adminTokenFile:
+            adminTokenFile = text
+        case .readTokenFile:
+            readTokenFile = text
+        case .maxWatchersPerOwner:
+            maxWatchersPerOwner = try integer(1...10_000)
+        case .watcherExpiry:
+            watcherExpiry = try duration(
+                .seconds(1)...(.seconds(86_400)), "a duration of at least 1s, such as 300s or 10m")
+        case .ackPolicy:
+            guard let policy = AcknowledgementPolicy(rawValue: text) else { throw fail("delivered or watchers") }
+            acknowledgementPolicy = policy
+        case .logLevel:
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw fail("one of " + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            logLevel = level
+        case .logFormat:
+            guard let format = LineLogHandler.Format(rawValue: text.lowercased()) else { throw fail("text or json") }
+            logFormat = format
+        case .probeRoot:
+            probe.deviceRoot = text + "/dev"
+            probe.sysfsRoot = text + "/sys"
+        }
+    }
+
+    /// Checks what depends on several options, once all are applied, and
+    /// fills in the defaults that depend on others (the socket in the state directory).
+    public mutating func finish() throws(ConfigurationError) {
+        if unixSocket == nil && !unixDisabled {
+            unixSocket = stateDirectory + "/genidd.sock"
+        }
+        if listen.isEmpty && unixSocket == nil {
+            throw ConfigurationError("--no-tcp and --no-unix together leave nothing to listen on")
+        }
+        if let perPeer = maxConnectionsPerPeer, perPeer > maxConnections {
+            throw ConfigurationError(
+                "--max-connections-per-peer must be at most --max-connections (\(maxConnections)), got \(perPeer)")
+        }
+    }
+
+    private static func groupID(_ text: String, flag: String) throws(ConfigurationError) -> gid_t {
+        if let number = gid_t(text) {
+            return number
+        }
+        guard let entry = getgrnam(text) else {
+            throw ConfigurationError("\(flag): no group named '\(text)'")
+        }
+        return entry.pointee.gr_gid
+    }
+
+    private static func userID(_ text: String, flag: String) throws(ConfigurationError) -> uid_t {
+        if let number = uid_t(text) {
+            return number
+        }
+        guard let entry = getpwnam(text) else {
+            throw ConfigurationError("\(flag): no user named '\(text)'")
+        }
+        return entry.pointee.pw_uid
+    }
+}

@@ -1,0 +1,3 @@
+// genidd-daemon: the daemon behind `genidd serve` (which runs this executable).
+// See README.md.
+ServeCommand.main()
