@@ -308,8 +308,8 @@ build_start=$(now_ms)
     fail "swift build failed (full log: $run/swift-build.log)"
 }
 # `genidd serve` runs genidd-daemon from the same directory.
-genidd=$(swift build -c release --show-bin-path)/genidd
-genidd_daemon=$(swift build -c release --show-bin-path)/genidd-daemon
+genidd=$(swift build -c release --show-bin-path | tail -n 1)/genidd
+genidd_daemon=$(swift build -c release --show-bin-path | tail -n 1)/genidd-daemon
 step "genidd built in $((($(now_ms) - build_start) / 1000)) s"
 
 guest_client=$cache/guest-client
@@ -361,7 +361,7 @@ done
 # The initramfs: busybox, /init, genidd with every library ldd names (at the
 # same paths, so genidd's RUNPATH and the loader's defaults find them), the
 # guest client and the modules. Rebuilt only when an input changed.
-mapfile -t libraries < <(ldd "$genidd" "$genidd_daemon" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u)
+mapfile -t libraries < <(ldd "$genidd" "$genidd_daemon" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u)
 if ldd "$genidd" "$genidd_daemon" | grep -q 'not found'; then
     fail "genidd has unresolved libraries: $(ldd "$genidd" "$genidd_daemon" | grep 'not found')"
 fi
