@@ -98,14 +98,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // `genidd-daemon`: the daemon's command line, nothing else.
+        // `genidd-daemon`: the daemon's command line, read from its option table
+        // (no swift-argument-parser, which brings Foundation into the process).
         .executableTarget(
             name: "genidd-daemon",
             dependencies: [
                 "GeniddSystem",
-                "GeniddGeneration",
                 "GeniddServer",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,3 +1,53 @@
-// genidd-daemon: the daemon behind `genidd serve` (which runs this executable).
+// genidd-daemon: the daemon behind `genidd serve`, which runs this executable.
 // See README.md.
-ServeCommand.main()
+import GeniddServer
+import GeniddSystem
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Writes `text` to standard error in one write.
+func printError(_ text: String) {
+    var bytes = Array((text + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+func printOutput(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+}
+
+var configuration = DaemonConfiguration()
+configuration.version = GeniddVersion.current
+do {
+    switch try ServeCommandLine.parse(Array(CommandLine.arguments.dropFirst())) {
+    case .help:
+        printOutput(ServeCommandLine.help)
+        exit(0)
+    case .version:
+        printOutput("genidd \(GeniddVersion.current)\n")
+        exit(0)
+    case .serve(let given):
+        for (option, values) in given {
+            let effective = values.isEmpty ? DaemonConfiguration.environmentValues(for: option) : values
+            try configuration.apply(option, effective)
+        }
+        try configuration.finish()
+    }
+} catch {
+    printError("genidd serve: \(error)\nUsage: genidd serve [OPTIONS] (see genidd serve --help)")
+    exit(64)
+}
+
+let level = configuration.logLevel
+let format = configuration.logFormat
+LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level) }
+let logger = Logger(label: "genidd")
+do {
+    try Daemon(configuration: configuration, logger: logger).run()
+} catch {
+    logger.critical("cannot start: \(error)")
+    exit(1)
+}

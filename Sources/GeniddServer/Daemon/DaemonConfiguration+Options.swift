@@ -57,6 +57,69 @@ extension DaemonConfiguration {
 
         /// Options without a value (in the environment: `1`, `true` or `yes`).
         public var isFlag: Bool { self == .noTCP || self == .noUnix }
+
+        /// Options left out of `--help` (test hooks).
+        public var isHidden: Bool { self == .probeRoot }
+
+        /// What `--help` says of the value.
+        public var valueName: String {
+            switch self {
+            case .source: return "SOURCE"
+            case .listen: return "HOST:PORT"
+            case .unix, .stateDir, .uuidFile, .hashKeyFile, .exportSysgenid, .exportVmgenid, .adminTokenFile,
+                .readTokenFile, .probeRoot:
+                return "PATH"
+            case .checkInterval, .heartbeat, .requestHeaderTimeout, .watcherExpiry: return "DURATION"
+            case .unixMode: return "OCTAL"
+            case .unixGroup, .adminGID: return "GROUP"
+            case .adminUID: return "USER"
+            case .allowedHost: return "NAME"
+            case .maxConnections, .maxConnectionsPerPeer, .threads, .maxWatchersPerOwner: return "N"
+            case .ackPolicy: return "delivered|watchers"
+            case .logLevel: return "LEVEL"
+            case .logFormat: return "text|json"
+            case .noTCP, .noUnix: return ""
+            }
+        }
+
+        /// What `--help` says of the option.
+        public var help: String {
+            switch self {
+            case .source:
+                return "where the generation comes from: auto (default), vmclock[:PATH], sysgenid[:PATH], "
+                    + "vmgenid[:PATH], kmsg, uevent or file:PATH"
+            case .checkInterval: return "how often sources without notification re-read their counter (100ms)"
+            case .listen: return "TCP address to listen on (127.0.0.1:8080); repeatable; port 0 picks a free one"
+            case .noTCP: return "do not listen on TCP (Unix socket only)"
+            case .unix: return "Unix socket path (STATE_DIR/genidd.sock)"
+            case .noUnix: return "do not listen on a Unix socket"
+            case .unixMode: return "permissions of the Unix socket (0660)"
+            case .unixGroup: return "group owning the Unix socket, name or number"
+            case .stateDir: return "state directory: saved seq, watchers, lock, default socket (/run/genidd)"
+            case .heartbeat: return "interval of SSE keepalive comments: 15, 15s or 500ms (15s)"
+            case .uuidFile: return "the VM generation UUID (text or 16 raw bytes); only its keyed hash is served"
+            case .hashKeyFile: return "key for the uuid_hash HMAC: the file's exact bytes"
+            case .maxConnections: return "open connections for ordinary requests, all peers together (10000)"
+            case .maxConnectionsPerPeer:
+                return "the same per peer, a uid on the Unix socket or an address on TCP (half the above)"
+            case .requestHeaderTimeout: return "time a connection has to send a request's headers (5s)"
+            case .allowedHost: return "a Host TCP requests may carry besides IP addresses and localhost; repeatable"
+            case .threads: return "HTTP worker threads per listener (one per CPU)"
+            case .exportSysgenid:
+                return "keep a file in the /dev/sysgenid layout (u32 at offset 0 = low 32 bits of seq); repeatable"
+            case .exportVmgenid: return "keep a file in the /dev/vmgenid layout; repeatable"
+            case .adminUID: return "Unix-socket peer uid (number or name) allowed admin calls; repeatable"
+            case .adminGID: return "Unix-socket peer gid (number or name) allowed admin calls; repeatable"
+            case .adminTokenFile: return "file holding the bearer token for admin calls"
+            case .readTokenFile: return "file holding a bearer token that reads must present (reads are open)"
+            case .maxWatchersPerOwner: return "watchers one peer may create (100)"
+            case .watcherExpiry: return "how long an absent watcher is kept: 300s, 10m (300s)"
+            case .ackPolicy: return "when to acknowledge a sysgenid device (delivered)"
+            case .logLevel: return "trace, debug, info, notice, warning, error or critical (info)"
+            case .logFormat: return "log lines as text or json (text)"
+            case .probeRoot: return "where auto looks for /dev and /sys (tests)"
+            }
+        }
     }
 
     /// The options' values from the environment (`GENIDD_*`), for those the
