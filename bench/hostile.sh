@@ -24,8 +24,10 @@
 #              setpriv; the prober's Unix requests come from uid 0)
 #   watchers   10,000 watchers created from 100 source addresses (100 each,
 #              the default --max-watchers-per-owner), then /v1/generation
-#              latency on a keep-alive TCP connection for 5 s without and 5 s
-#              with two TCP clients paging through GET /v1/watchers in a loop
+#              latency on a keep-alive connection, 4 s over TCP and 4 s over
+#              the Unix socket, without and then with two TCP clients paging
+#              through GET /v1/watchers in a loop (the Unix socket has worker
+#              threads of its own: what the list loops cost it is lock time)
 #
 # The loads of sse, ghost and slowloris come from four source addresses
 # (127.0.0.2-5), so that the per-peer budget (half of --max-connections) does
@@ -146,15 +148,18 @@ finish() {
     say "$name: connections genidd closed: $closed; listen queue overflows: $(($(listen_overflows) - overflows_before))"
     kill "$daemon"
     wait "$daemon" || true
-    local summary p99 max failures peak_fds peak_rss
+    local summary p99 max failures split peak_fds peak_rss
     summary=$(grep '^all' <<<"$window")
     p99=$(value p99 "$summary")
     max=$(value max "$summary")
     peak_fds=$(value peak_fds "$summary")
     peak_rss=$(value peak_rss_kib "$summary")
     failures=$(value failures "$(grep '^all' <<<"$whole")")
-    rows+=("$(printf '| %-9s | %5s (%s) | %3s of %s | %s / %s / %s / %s | %s / %s / %s / %s | %s |' "$name" \
-        "$p99" "$max" "$failures" "$(value probes "$(grep '^all' <<<"$whole")")" \
+    # failures over TCP + over the Unix socket
+    split=$(awk '$1 == "route" { sub("failures=", "", $5); n[$2] += $5 } END { print n["tcp"] + 0 " + " n["unix"] + 0 }' \
+        <<<"$whole")
+    rows+=("$(printf '| %-9s | %5s (%s) | %s of %s | %s / %s / %s / %s | %s / %s / %s / %s | %s |' "$name" \
+        "$p99" "$max" "$split" "$(value probes "$(grep '^all' <<<"$whole")")" \
         "$fds_before" "$peak_fds" "$(value fds_1s "$settled")" "$(value fds_10s "$settled")" \
         "$(mib "$rss_before")" "$(mib "$peak_rss")" "$(mib "$(value rss_1s_kib "$settled")")" \
         "$(mib "$(value rss_10s_kib "$settled")")" "$figure")")
@@ -267,25 +272,35 @@ scenario_idle_unix() {
 scenario_watchers() {
     say "watchers: 10,000 watchers from 100 addresses, then /v1/generation latency without and with two list loops"
     start watchers
-    local created without with loops=() settled
+    local created loops=() settled figure=""
     created=$("$tool" watchers "$port" 10000 100)
     say "watchers: $created"
-    without=$("$tool" latency "$port" 240 /v1/generation 5)
-    say "watchers: /v1/generation without list loops: $without"
-    for octet in 241 242; do
-        "$tool" list-loop "$port" "$octet" >"$dir/loop-$octet.out" &
-        loops+=($!)
-        pids+=($!)
+    local -A latency
+    for loaded in without with; do
+        if [ "$loaded" = with ]; then
+            for octet in 241 242; do
+                "$tool" list-loop "$port" "$octet" >"$dir/loop-$octet.out" &
+                loops+=($!)
+                pids+=($!)
+            done
+        fi
+        for peer in 240 "$socket"; do
+            latency[$loaded$peer]=$("$tool" latency "$port" "$peer" /v1/generation 4)
+            say "watchers: /v1/generation over $([ "$peer" = 240 ] && echo TCP || echo Unix)," \
+                "$loaded list loops: ${latency[$loaded$peer]}"
+        done
     done
-    with=$("$tool" latency "$port" 240 /v1/generation 5)
-    say "watchers: /v1/generation with two list loops:    $with"
     kill -TERM "${loops[@]}"
     wait "${loops[@]}" || true
     say "watchers: list loops: $(cat "$dir"/loop-*.out | tr '\n' ' ')"
     settled=$(settle now)
     say "watchers: $settled"
-    finish watchers "$settled" "/v1/generation p95 $(value p95 "$without") → $(value p95 "$with") ms, \
-p99 $(value p99 "$without") → $(value p99 "$with") ms with list loops"
+    for peer in 240 "$socket"; do
+        figure+="${figure:+; }$([ "$peer" = 240 ] && echo TCP || echo Unix)"
+        figure+=" $(value p95 "${latency[without$peer]}")/$(value p99 "${latency[without$peer]}")"
+        figure+=" → $(value p95 "${latency[with$peer]}")/$(value p99 "${latency[with$peer]}")"
+    done
+    finish watchers "$settled" "/v1/generation p95/p99 ms without → with list loops: $figure"
     check "watchers: created" "$(value created "$created")" "== 10000"
     check "watchers: the 101st from one address" "$(value beyond_cap_status "$created")" "== 429"
 }
@@ -298,7 +313,7 @@ echo
 echo "Hostile neighbours (probe latency in ms over the load and 1 s after; failures until 10 s after;"
 echo "descriptors and RSS in MiB: before / peak during / 1 s after / 10 s after)"
 echo
-echo "| scenario | probe p99 (max) | probe failures | descriptors | RSS | figure |"
+echo "| scenario | probe p99 (max) | probe failures TCP + Unix | descriptors | RSS | figure |"
 echo "|---|---:|---:|---:|---:|---|"
 printf '%s\n' "${rows[@]}"
 echo
