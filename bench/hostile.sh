@@ -114,10 +114,15 @@ start() {
         --unix "$socket" --unix-mode 0666 --log-level warning "$@" 2>"$dir/daemon.log" &
     daemon=$!
     pids+=("$daemon")
+    local ready=""
     for _ in $(seq 100); do
-        curl -sf --unix-socket "$socket" http://localhost/readyz >/dev/null 2>&1 && break
+        curl -sf --unix-socket "$socket" http://localhost/readyz >/dev/null 2>&1 && ready=1 && break
         sleep 0.05
     done
+    [ -n "$ready" ] || {
+        say "$name: the daemon did not become ready: $(cat "$dir/daemon.log")"
+        exit 1
+    }
     "$tool" probe "$daemon" "$port" "$socket" "$dir/samples" "${probe_paths[@]}" &
     prober=$!
     pids+=("$prober")
