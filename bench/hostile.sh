@@ -74,8 +74,11 @@ cleanup() {
     if [ -n "${HOSTILE_KEEP:-}" ]; then say "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-gcc -O2 -Wall -Wextra -o "$work/hostile" bench/hostile.c
-tool=$work/hostile
+for tool in load measure; do
+    gcc -O2 -Wall -Wextra -o "$work/hostile-$tool" "bench/hostile/$tool.c" bench/hostile/common.c
+done
+loadgen=$work/hostile-load
+measure=$work/hostile-measure
 
 say() { echo "hostile: $*" >&2; }
 value() { # value KEY LINE: the value of KEY=... in LINE
@@ -123,14 +126,14 @@ start() {
         say "$name: the daemon did not become ready: $(cat "$dir/daemon.log")"
         exit 1
     }
-    "$tool" probe "$daemon" "$port" "$socket" "$dir/samples" "${probe_paths[@]}" &
+    "$measure" probe "$daemon" "$port" "$socket" "$dir/samples" "${probe_paths[@]}" &
     prober=$!
     pids+=("$prober")
     sleep 1
     fds_before=$(descriptors)
     rss_before=$(rss)
     overflows_before=$(listen_overflows)
-    load_start=$("$tool" now)
+    load_start=$("$measure" now)
     say "$name: daemon pid $daemon on 127.0.0.1:$port and $socket;" \
         "idle: $fds_before descriptors, $(mib "$rss_before") MiB"
 }
@@ -144,8 +147,8 @@ finish() {
     wait "$prober" || true
     local load_end window whole
     load_end=$(value t0_ms "$settled")
-    window=$("$tool" stats "$dir/samples" "$load_start" "$(awk -v t="$load_end" 'BEGIN { print t + 1000 }')")
-    whole=$("$tool" stats "$dir/samples" "$load_start" 1e18)
+    window=$("$measure" stats "$dir/samples" "$load_start" "$(awk -v t="$load_end" 'BEGIN { print t + 1000 }')")
+    whole=$("$measure" stats "$dir/samples" "$load_start" 1e18)
     grep '^route' <<<"$whole" | sed 's/^/    /' >&2
     local closed
     closed=$(curl -s --unix-socket "$socket" http://localhost/metrics |
@@ -183,13 +186,13 @@ check() { # check LABEL VALUE CONDITION (an awk comparison such as "< 100")
 
 # settle [T0_MS|now] [KILL_PID]: the descriptors back to the baseline, RSS after 1 s and 10 s.
 settle() {
-    "$tool" settle "$daemon" "$fds_before" 2 "$@"
+    "$measure" settle "$daemon" "$fds_before" 2 "$@"
 }
 
 scenario_sse() {
     say "sse: 10,000 SSE subscribers on 4 addresses, held 2 s, then their process is killed"
     start sse --max-connections 10100
-    "$tool" sse "$port" 10000 4 >"$dir/load.out" &
+    "$loadgen" sse "$port" 10000 4 >"$dir/load.out" &
     local load=$!
     pids+=("$load")
     wait_line "$dir/load.out" subscribed= 90
@@ -215,7 +218,7 @@ scenario_ghost() {
     local tag loaded settled released
     tag=$(curl -s --unix-socket "$socket" http://localhost/v1/generation |
         sed -n 's/.*"seq":\([0-9]*\).*"instance":"\([0-9a-f]*\)".*/\2.\1/p')
-    loaded=$("$tool" ghost "$port" 10100 4 "$tag")
+    loaded=$("$loadgen" ghost "$port" 10100 4 "$tag")
     say "ghost: $loaded"
     settled=$(settle "$(value end_ms "$loaded")")
     say "ghost: $settled"
@@ -229,7 +232,7 @@ scenario_slowloris() {
     say "slowloris: 10,100 connections on 4 addresses, one header byte every 10 s"
     start slowloris
     local loaded settled
-    loaded=$("$tool" slowloris "$port" 10100 4 10 10)
+    loaded=$("$loadgen" slowloris "$port" 10100 4 10 10)
     say "slowloris: $loaded"
     settled=$(settle "$(value end_ms "$loaded")")
     say "slowloris: $settled"
@@ -252,7 +255,7 @@ idle() {
     start "$name" --max-connections 100
     probe_paths=(/healthz /readyz /metrics)
     [ "$peer" = unix ] && peer=$socket
-    loaded=$("$@" "$tool" idle "$port" 100 "$peer" 12)
+    loaded=$("$@" "$loadgen" idle "$port" 100 "$peer" 12)
     say "$name: $loaded"
     settled=$(settle "$(value end_ms "$loaded")")
     say "$name: $settled"
@@ -278,19 +281,19 @@ scenario_watchers() {
     say "watchers: 10,000 watchers from 100 addresses, then /v1/generation latency without and with two list loops"
     start watchers
     local created loops=() settled figure=""
-    created=$("$tool" watchers "$port" 10000 100)
+    created=$("$loadgen" watchers "$port" 10000 100)
     say "watchers: $created"
     local -A latency
     for loaded in without with; do
         if [ "$loaded" = with ]; then
             for octet in 241 242; do
-                "$tool" list-loop "$port" "$octet" >"$dir/loop-$octet.out" &
+                "$loadgen" list-loop "$port" "$octet" >"$dir/loop-$octet.out" &
                 loops+=($!)
                 pids+=($!)
             done
         fi
         for peer in 240 "$socket"; do
-            latency[$loaded$peer]=$("$tool" latency "$port" "$peer" /v1/generation 4)
+            latency[$loaded$peer]=$("$loadgen" latency "$port" "$peer" /v1/generation 4)
             say "watchers: /v1/generation over $([ "$peer" = 240 ] && echo TCP || echo Unix)," \
                 "$loaded list loops: ${latency[$loaded$peer]}"
         done
