@@ -31,8 +31,9 @@
 #
 # The loads of sse, ghost and slowloris come from four source addresses
 # (127.0.0.2-5), so that the per-peer budget (half of --max-connections) does
-# not turn most of them away and the daemon carries the whole load. The load
-# runs in processes of its own: the daemon's file limit (20,000 here) leaves no
+# not turn most of them away and the daemon carries the whole load. The loads
+# and the measurements are C tools (bench/hostile/load.c, measure.c) that run
+# in processes of their own: the daemon's file limit (20,000 here) leaves no
 # room for the clients' ends of the connections.
 #
 # usage: [HOSTILE_KEEP=1] bench/hostile.sh [SCENARIO...]
