@@ -65,7 +65,8 @@ done
 source scripts/setup.sh gcc curl
 
 bash scripts/build-release.sh .build/genidd-release 2>&1 | tail -n 1
-binary=$PWD/.build/genidd-release
+# `genidd serve` runs genidd-daemon in the same process (execv): $! is the daemon.
+binary=$PWD/.build/genidd-release/genidd
 work=$(mktemp -d)
 chmod 755 "$work" # idle-unix runs its load as uid 1000
 pids=()
