@@ -22,6 +22,10 @@ public final class Sweeper: Sendable {
     /// After this many connections closed since the last trim, free heap
     /// memory goes back to the kernel (RSS returns after a flood).
     static let trimAfterClosing = 1000
+    /// How soon after a trim to look again: closes do not wake the sweeper,
+    /// and the tail of a wave, closing after the trim, would otherwise keep
+    /// its memory until some deadline happened to come.
+    static let trimRecheck = Duration.milliseconds(250)
 
     public init(hub: GenerationHub, connections: ConnectionTable, logger: Logger) throws {
         let stopSignal = try WakeSignal()
@@ -41,6 +45,8 @@ public final class Sweeper: Sendable {
 
     private static func run(hub: GenerationHub, connections: ConnectionTable, stop: WakeSignal, logger: Logger) {
         var highWater = connections.count
+        // After a trim: when to look again, and how many were open at the trim.
+        var recheck: (at: MonotonicInstant, open: Int)?
         while true {
             let now = MonotonicInstant.now
             var next = hub.sweep(now: now)
@@ -51,12 +57,22 @@ public final class Sweeper: Sendable {
                     "closed connections that sent no request in time", metadata: ["count": "\(expired.closed)"])
             }
             next = min(next, expired.next)
-            // Return memory once a wave of connections is gone.
+            // Return memory once a wave of connections is gone, and again
+            // while its tail is still closing.
             let open = connections.count
             highWater = max(highWater, open)
-            if highWater - open >= trimAfterClosing {
+            var tailClosed = false
+            if let check = recheck, now >= check.at {
+                tailClosed = open < check.open
+                recheck = nil
+            }
+            if highWater - open >= trimAfterClosing || tailClosed {
                 KernelShims.trimHeap()
                 highWater = open
+                recheck = (now.advanced(by: trimRecheck), open)
+            }
+            if let check = recheck {
+                next = min(next, check.at)
             }
             let wait = Duration.pollTimeout(next == .never ? nil : next.duration(since: now))
             var entries = [
