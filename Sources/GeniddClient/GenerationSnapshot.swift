@@ -8,6 +8,8 @@ public struct GenerationSnapshot: Sendable, Equatable {
     public var source: String
     public var changedAt: String
     public var instance: String
+    /// The random id of this `seq`; nil from a genidd that does not serve one.
+    public var generationID: String?
     public var stale: Bool
     /// The document as received, for `--json`.
     public var json: JSONValue
@@ -23,12 +25,17 @@ public struct GenerationSnapshot: Sendable, Equatable {
         guard let changedAt = json["changed_at"]?.stringValue else { throw SnapshotError(field: "changed_at") }
         guard let instance = json["instance"]?.stringValue else { throw SnapshotError(field: "instance") }
         guard let stale = json["stale"]?.boolValue else { throw SnapshotError(field: "stale") }
+        let generationID = json["generation_id"]
+        guard generationID == nil || generationID?.stringValue != nil else {
+            throw SnapshotError(field: "generation_id")
+        }
         self.seq = seq
         self.generation = generation
         self.uuidHash = uuidHash.stringValue
         self.source = source
         self.changedAt = changedAt
         self.instance = instance
+        self.generationID = generationID?.stringValue
         self.stale = stale
         self.json = json
     }
@@ -44,12 +51,14 @@ public struct GenerationSnapshot: Sendable, Equatable {
         try self.init(json: value)
     }
 
-    /// One line for people and `read`: `seq=7 generation=43 source=kmsg stale=false changed_at=… instance=… uuid_hash=…`
-    /// (`uuid_hash=` is empty when there is none; values with spaces or `=` are quoted).
+    /// One line for people and `read`: `seq=7 generation=43 source=kmsg stale=false changed_at=… instance=… uuid_hash=…
+    /// generation_id=…` (`uuid_hash=` and `generation_id=` are empty when there is none; values with spaces or `=`
+    /// are quoted).
     public var line: String {
         let fields = [
             ("seq", "\(seq)"), ("generation", "\(generation)"), ("source", source), ("stale", "\(stale)"),
             ("changed_at", changedAt), ("instance", instance), ("uuid_hash", uuidHash ?? ""),
+            ("generation_id", generationID ?? ""),
         ]
         return fields.map { "\($0.0)=\(KeyValueText.quote($0.1))" }.joined(separator: " ")
     }
@@ -62,6 +71,7 @@ public struct GenerationSnapshot: Sendable, Equatable {
         [
             ("GENIDD_SEQ", "\(seq)"), ("GENIDD_GENERATION", "\(generation)"), ("GENIDD_UUID_HASH", uuidHash ?? ""),
             ("GENIDD_SOURCE", source), ("GENIDD_INSTANCE", instance), ("GENIDD_CHANGED_AT", changedAt),
+            ("GENIDD_GENERATION_ID", generationID ?? ""),
         ]
     }
 }

@@ -17,7 +17,7 @@ struct WatchCommand: ParsableCommand {
             For each new generation (a seq, or a genidd instance, it has not seen) it prints a line \
             (or the JSON with --json) and runs --exec CMD as /bin/sh -c CMD with GENIDD_SEQ, \
             GENIDD_GENERATION, GENIDD_UUID_HASH (empty when there is none), GENIDD_SOURCE, \
-            GENIDD_INSTANCE and GENIDD_CHANGED_AT in its environment. The first state after start \
+            GENIDD_INSTANCE, GENIDD_CHANGED_AT and GENIDD_GENERATION_ID in its environment. The first state after start \
             is the baseline: the command runs for it only with --exec-on-start.
 
             With --watcher NAME it subscribes as that watcher and acknowledges a seq once the \

@@ -77,15 +77,30 @@ struct ClientPiecesTests {
     func snapshot() throws {
         let text = """
             {"generation":43,"seq":7,"uuid_hash":null,"source":"file:/tmp/a b","changed_at":"2026-01-01T00:00:00.000Z",\
-            "instance":"abc","stale":false}
+            "instance":"abc","generation_id":"0123456789abcdef0123456789abcdef","stale":false}
             """
         let state = try GenerationSnapshot(text: Array(text.utf8))
         #expect(
             state.line
-                == "seq=7 generation=43 source=\"file:/tmp/a b\" stale=false changed_at=2026-01-01T00:00:00.000Z instance=abc uuid_hash="
+                == "seq=7 generation=43 source=\"file:/tmp/a b\" stale=false changed_at=2026-01-01T00:00:00.000Z instance=abc uuid_hash= generation_id=0123456789abcdef0123456789abcdef"
         )
         #expect(state.environment.first { $0.0 == "GENIDD_UUID_HASH" }?.1 == "")
         #expect(state.environment.first { $0.0 == "GENIDD_SEQ" }?.1 == "7")
+        #expect(state.environment.first { $0.0 == "GENIDD_GENERATION_ID" }?.1 == "0123456789abcdef0123456789abcdef")
         #expect(throws: SnapshotError.self) { try GenerationSnapshot(text: Array("{\"seq\":1}".utf8)) }
+    }
+
+    @Test("a state from a genidd without generation_id is read; a generation_id that is not a string is refused")
+    func snapshotGenerationID() throws {
+        let older = """
+            {"generation":1,"seq":2,"uuid_hash":null,"source":"kmsg","changed_at":"2026-01-01T00:00:00.000Z",\
+            "instance":"abc","stale":false}
+            """
+        let state = try GenerationSnapshot(text: Array(older.utf8))
+        #expect(state.generationID == nil)
+        #expect(state.line.hasSuffix(" uuid_hash= generation_id="))
+        #expect(state.environment.first { $0.0 == "GENIDD_GENERATION_ID" }?.1 == "")
+        let wrong = older.replacing("\"stale\"", with: "\"generation_id\":7,\"stale\"")
+        #expect(throws: SnapshotError.self) { try GenerationSnapshot(text: Array(wrong.utf8)) }
     }
 }

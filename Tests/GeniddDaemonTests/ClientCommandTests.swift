@@ -12,8 +12,9 @@ extension DaemonTests {
             let state = try request(daemon.tcp, "/v1/generation").json
             let changedAt = try #require(state["changed_at"] as? String)
             let instance = try #require(state["instance"] as? String)
+            let generationID = try #require(state["generation_id"] as? String)
             let expected =
-                "seq=1 generation=41 source=\(counter.sourceArgument) stale=false changed_at=\(changedAt) instance=\(instance) uuid_hash="
+                "seq=1 generation=41 source=\(counter.sourceArgument) stale=false changed_at=\(changedAt) instance=\(instance) uuid_hash= generation_id=\(generationID)"
             for connection in [["--url", "http://127.0.0.1:\(daemon.port)"], ["--unix", daemon.unixSocket]] {
                 let line = try runCommand(DaemonProcess.binary, ["get"] + connection)
                 #expect(line.status == 0, "\(line.output)")
@@ -24,6 +25,7 @@ extension DaemonTests {
                 #expect(document?["seq"] as? Int == 1)
                 #expect(document?["generation"] as? Int == 41)
                 #expect(document?["instance"] as? String == instance)
+                #expect(document?["generation_id"] as? String == generationID)
                 #expect(document?["uuid_hash"] is NSNull)
                 #expect(document?["stale"] as? Bool == false)
             }
@@ -64,7 +66,8 @@ extension DaemonTests {
             let log = directory.appendingPathComponent("exec.log")
             let watch = try ClientProcess([
                 "watch", "--url", "http://127.0.0.1:\(daemon.port)",
-                "--exec", "echo \"$GENIDD_SEQ $GENIDD_GENERATION $GENIDD_SOURCE [$GENIDD_UUID_HASH]\" >> '\(log.path)'",
+                "--exec",
+                "echo \"$GENIDD_SEQ $GENIDD_GENERATION $GENIDD_SOURCE [$GENIDD_UUID_HASH] $GENIDD_GENERATION_ID\" >> '\(log.path)'",
             ])
             #expect(watch.waitForOutput(lines: 1, timeout: 5), "no baseline line\n\(watch.log)")
             #expect(watch.outputLines.first?.hasPrefix("seq=1 generation=3 ") == true)
@@ -76,7 +79,15 @@ extension DaemonTests {
             #expect(waitUntil(timeout: 5) { fileLines(log).count == 2 }, "\(watch.log)")
             Thread.sleep(forTimeInterval: 0.3)
             let source = counter.sourceArgument
-            #expect(fileLines(log) == ["2 5 \(source) []", "3 9 \(source) []"])
+            let lines = fileLines(log)
+            #expect(
+                lines.map { $0.split(separator: " ").dropLast().joined(separator: " ") } == [
+                    "2 5 \(source) []", "3 9 \(source) []",
+                ])
+            let ids = lines.compactMap { $0.split(separator: " ").last.map(String.init) }
+            let current = try request(daemon.tcp, "/v1/generation").json["generation_id"] as? String
+            #expect(ids.count == 2 && ids[0] != ids[1], "each change has its own generation_id: \(lines)")
+            #expect(ids.last == current, "GENIDD_GENERATION_ID is the state's generation_id")
             #expect(watch.waitForOutput(lines: 3, timeout: 2))
             #expect(watch.outputLines.count == 3, "\(watch.log)")
             #expect(watch.outputLines.last?.hasPrefix("seq=3 generation=9 ") == true)

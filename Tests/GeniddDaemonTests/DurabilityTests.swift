@@ -176,7 +176,7 @@ extension DaemonTests {
         }
 
         @Test(
-            "implausible saved states (seq 2^64-1, a bad instance, an absurd time, a bad uuid_hash) start a new instance; nothing crashes"
+            "implausible saved states (seq 2^64-1, a bad instance, an absurd time, a bad uuid_hash or generation_id) start a new instance; nothing crashes"
         )
         func implausibleState() throws {
             let cases = [
@@ -184,6 +184,11 @@ extension DaemonTests {
                 "\"seq\":3,\"instance\":\"a\\nb\"", "\"seq\":3,\"instance\":\"a.b\"",
                 "\"seq\":3,\"instance\":\"abc\",\"changed_at_ms\":-5",
                 "\"seq\":3,\"instance\":\"abc\",\"uuid_hash\":\"sha256:evil\\n\"",
+                "\"seq\":3,\"instance\":\"abc\",\"generation_id\":\"0123456789ABCDEF0123456789abcdef\"",
+                "\"seq\":3,\"instance\":\"abc\",\"generation_id\":\"0123456789abcdef0123456789abcde\"",
+                "\"seq\":3,\"instance\":\"abc\",\"generation_id\":\"0123456789abcdef0123456789abcdef\\n\"",
+                "\"seq\":3,\"instance\":\"abc\",\"generation_id\":7",
+                "\"seq\":3,\"instance\":\"abc\",\"generation_id\":null",
             ]
             for fields in cases {
                 let directory = try DaemonProcess.makeDirectory()

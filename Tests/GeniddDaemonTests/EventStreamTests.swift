@@ -21,15 +21,19 @@ extension DaemonTests {
             let rest = try request(daemon.tcp, "/v1/generation")
             #expect(first.data + "\n" == rest.text, "SSE data is the same JSON as GET /v1/generation")
 
+            var generationIDs = [first.json["generation_id"] as? String]
             for value in 4...6 {
                 try counter.write("\(value)")
                 let event = try #require(stream.nextEvent(timeout: 5))
+                generationIDs.append(event.json["generation_id"] as? String)
                 #expect(event.event == "generation")
                 #expect(event.id == "\(instance).\(value - 2)")
                 #expect(event.json["generation"] as? Int == value)
                 #expect(event.json["seq"] as? Int == value - 2)
             }
             #expect(stream.nextEvent(timeout: 0.3) == nil, "no event without a change")
+            #expect(
+                Set(generationIDs.compactMap { $0 }).count == 4, "each seq has its own generation_id: \(generationIDs)")
         }
 
         @Test(

@@ -28,8 +28,15 @@ extension DaemonTests {
                     changedAt.range(
                         of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"#,
                         options: String.CompareOptions.regularExpression) != nil)
+                let generationID = try #require(body["generation_id"] as? String)
+                #expect(generationID.range(of: "^[0-9a-f]{32}$", options: .regularExpression) != nil, "\(generationID)")
                 #expect(
-                    Set(body.keys) == ["generation", "seq", "uuid_hash", "source", "changed_at", "instance", "stale"])
+                    reply.text.contains("\"instance\":\"\(instance)\",\"generation_id\":\"\(generationID)\","),
+                    "generation_id follows instance: \(reply.text)")
+                #expect(
+                    Set(body.keys) == [
+                        "generation", "seq", "uuid_hash", "source", "changed_at", "instance", "generation_id", "stale",
+                    ])
             }
         }
 

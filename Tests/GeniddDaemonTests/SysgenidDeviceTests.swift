@@ -16,6 +16,7 @@ extension DaemonTests {
             #expect(initial["generation"] as? Int == 3, "the current counter comes from the mapped page")
             let ready = try request(daemon.tcp, "/readyz").json
             #expect(ready["notification"] as? String == "poll")
+            #expect(ready["sysgenid_abi"] as? String == "v4", "\(ready)")
             #expect(ready["kernel_outdated_watchers"] as? Int == 0)
             _ = try emulator.waitForStatus { $0["watchers"] == 1 && $0["pollers"] == 1 }
 
@@ -32,10 +33,12 @@ extension DaemonTests {
             _ = try emulator.waitForStatus { $0["acks"] == 2 && $0["outdated"] == 0 }
         }
 
-        @Test("genidd acknowledges only after the change reached every subscriber (or a 1 s grace passed)")
-        func acknowledgesAfterDelivery() throws {
+        @Test(
+            "genidd acknowledges only after the change reached every subscriber (or a 1 s grace passed)",
+            arguments: ["v4", "v7"])
+        func acknowledgesAfterDelivery(abi: String) throws {
             let directory = try DaemonProcess.makeDirectory()
-            let emulator = try SysgenidEmulator(in: directory, initial: 10)
+            let emulator = try SysgenidEmulator(in: directory, initial: 10, abi: abi)
             let daemon = try DaemonProcess(
                 directory: directory,
                 arguments: ["--source", "sysgenid:\(emulator.device)", "--heartbeat", "1ms"])
@@ -49,8 +52,9 @@ extension DaemonTests {
 
             let start = Date()
             try emulator.control("bump")
-            _ = try emulator.waitForStatus(timeout: 10) { $0["acks"] == 1 }
+            let acknowledged = try emulator.waitForStatus(timeout: 10) { $0["acks"] == 1 }
             let elapsed = Date().timeIntervalSince(start)
+            #expect(acknowledged["watchers"] == 1 && acknowledged["outdated"] == 0, "\(acknowledged)")
             #expect(elapsed >= 0.9, "acknowledged \(elapsed) s after the change, before delivery")
             #expect(try daemon.waitForLine(containing: "had not taken the change after 1 s", timeout: 2) != nil)
         }
@@ -77,10 +81,12 @@ extension DaemonTests {
             #expect(status["outdated"] == 0)
         }
 
-        @Test("bump on the device issues FORCE_GEN_UPDATE(min)")
-        func bumpDevice() throws {
+        @Test(
+            "bump on the device issues FORCE_GEN_UPDATE(min) as the device's revision numbers it",
+            arguments: ["v4", "v5", "v7"])
+        func bumpDevice(abi: String) throws {
             let directory = try DaemonProcess.makeDirectory()
-            let emulator = try SysgenidEmulator(in: directory, initial: 4)
+            let emulator = try SysgenidEmulator(in: directory, initial: 4, abi: abi)
             let daemon = try DaemonProcess(
                 directory: directory, arguments: ["--source", "sysgenid:\(emulator.device)", "--admin-uid", "0"])
             let bumped = try request(
@@ -89,6 +95,7 @@ extension DaemonTests {
             #expect(bumped.status == 200, "\(bumped.text)")
             #expect(bumped.json["generation"] as? Int == 40)
             #expect(try emulator.status()["generation"] == 40)
+            #expect(try emulator.status()["changes"] == 1, "the ABI probes changed nothing")
         }
 
         @Test("other watchers' outdated count is reported; a vanished device is stale, then a new seq")

@@ -12,6 +12,7 @@ GENIDD_CHECK_STRICT=1. Standard library only, raw sockets, bounded waits.
 """
 
 import json
+import re
 import os
 import socket
 import sys
@@ -164,6 +165,25 @@ class Probes:
             sock.close()
         ok = f"event: generation\nid: {new['instance']}.{new['seq']}\n" in text and connected
         self.report("SSE delivers a bump as the next generation event; ?watcher= shows connected", ok, repr(text[-160:]))
+
+    def generation_id(self):
+        before = self.current()
+        after = self.bump()
+        status, _, body = self.request("GET", "/metrics", token="read")
+        exported = [
+            line for line in body.decode().splitlines() if line.startswith("genidd_generation_info{")
+        ]
+        well_formed = all(re.fullmatch(r"[0-9a-f]{32}", s["generation_id"]) for s in (before, after))
+        ok = (
+            well_formed
+            and before["generation_id"] != after["generation_id"]
+            and status == 200
+            and exported == [f'genidd_generation_info{{generation_id="{after["generation_id"]}"}} 1.0']
+        )
+        self.report(
+            "each bump draws a new generation_id; /metrics exports it as the only genidd_generation_info series",
+            ok, f"{before.get('generation_id')} -> {after.get('generation_id')}; metrics {exported}",
+        )
 
     def long_poll_timeout(self):
         seq = self.current()["seq"]
@@ -325,7 +345,7 @@ def parse_response(data, method):
 def main():
     probes = Probes(*sys.argv[1:6])
     order = [
-        "sse_prelude", "sse_last_event_id", "sse_change", "long_poll_timeout", "long_poll_change", "etag",
+        "sse_prelude", "sse_last_event_id", "sse_change", "generation_id", "long_poll_timeout", "long_poll_change", "etag",
         "unix_admin_peer", "tcp_needs_tokens", "body_too_large", "libmicrohttpd_limits", "connection_limit",
         "watchers_timeout", "bump_huge_min", "many_arguments",
     ]

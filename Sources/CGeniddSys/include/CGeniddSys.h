@@ -52,9 +52,17 @@ void genidd_trim_heap(void);
 /// Collects up to `capacity` ready tags without blocking; returns how many, or -1.
 int genidd_epoll_ready(int epoll_fd, uint64_t *tags, uint32_t *events, int capacity);
 
-/// SYSGENID_GET_OUTDATED_WATCHERS on a sysgenid character device: the number
-/// of watchers that have not acknowledged the current generation, or -1.
+/// SYSGENID_GET_OUTDATED_WATCHERS of ABI revision v4 (_IO(0x2d, 1); later
+/// revisions removed it and answer EINVAL): the number of watchers that have
+/// not acknowledged the current generation, or -1 with errno set. Read-only,
+/// so it is also how genidd tells v4 from later revisions.
 int genidd_sysgenid_outdated_watchers(int fd);
+
+/// SYSGENID_SET_WATCHER_TRACKING(enabled) of ABI revision v7 (also v6 and the
+/// Amazon Linux driver; _IO(0xE4, 1)): counts this open file as a watcher
+/// (or stops). Returns 0, or -1 with errno set. Never call it on a v5 device,
+/// where _IO(0xE4, 1) is WAIT_WATCHERS.
+int genidd_sysgenid_set_watcher_tracking(int fd, int enabled);
 
 /// A non-blocking NETLINK_KOBJECT_UEVENT socket bound to the kernel's
 /// broadcast group 1, or -1 with errno set. (Netlink's sockaddr_nl is not in
@@ -91,8 +99,10 @@ int genidd_vmclock_read(const void *page, size_t length, unsigned attempts, stru
 /// (SO_PEERCRED; struct ucred needs _GNU_SOURCE). Returns 0, or -1 with errno.
 int genidd_peer_credentials(int fd, uint32_t *uid, uint32_t *gid);
 
-/// FORCE_GEN_UPDATE(minimum) on a sysgenid device: returns 0, or -1 with errno.
-int genidd_sysgenid_force_update(int fd, unsigned long minimum);
+/// FORCE_GEN_UPDATE(minimum) in the numbering of ABI revision `revision`:
+/// 4 is _IO(0x2d, 3), 5 is _IO(0xE4, 2), 7 is TRIGGER_GEN_UPDATE _IO(0xE4, 3).
+/// Returns 0, or -1 with errno set (EINVAL for another revision).
+int genidd_sysgenid_force_update(int fd, int revision, unsigned long minimum);
 
 /// 1 when `fd` is on tmpfs, 0 when not, -1 on error (<sys/vfs.h> is not in Swift's Glibc module).
 int genidd_is_on_tmpfs(int fd);

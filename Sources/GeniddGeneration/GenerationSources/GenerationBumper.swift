@@ -28,9 +28,10 @@ struct FileCounterBumper: GenerationBumper {
     }
 }
 
-/// Bumps a sysgenid source: `SYSGENID_FORCE_GEN_UPDATE(minimum)` on the device
-/// (the driver requires CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN), or an
-/// in-place 4-byte write to a file in its layout.
+/// Bumps a sysgenid source: `SYSGENID_FORCE_GEN_UPDATE(minimum)` on the device,
+/// numbered as its ABI revision wants (`TRIGGER_GEN_UPDATE` from v6 on; the
+/// driver requires CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN), or an in-place
+/// 4-byte write to a file in its layout.
 struct SysgenidBumper: GenerationBumper {
     let path: String
 
@@ -43,7 +44,10 @@ struct SysgenidBumper: GenerationBumper {
             guard (minimum ?? 0) <= UInt64(UInt32.max) else {
                 throw BumpError("min must fit in 32 bits for \(path)")
             }
-            try KernelShims.sysgenidForceUpdate(file, minimum: UInt(minimum ?? 0))
+            guard let revision = SysgenidABI.detect(file, writable: true).revision else {
+                throw BumpError("\(path): not a sysgenid ioctl ABI genidd knows (v4, v5, v7); not bumping")
+            }
+            try KernelShims.sysgenidForceUpdate(file, revision: revision, minimum: UInt(minimum ?? 0))
             return nil
         }
         guard probe == 4 else { throw BumpError("\(path): cannot read the 4-byte counter") }

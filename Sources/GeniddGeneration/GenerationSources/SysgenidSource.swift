@@ -13,6 +13,10 @@ import GeniddSystem
 /// the change to its own subscribers, so the kernel's outdated-watcher count
 /// covers genidd. The current counter at open comes from the mapped page.
 ///
+/// The driver's ioctls were renumbered between its revisions: the revision
+/// is found at open (``SysgenidABI``), and on v6 and later, where an open
+/// file is a watcher only on request, genidd asks to be tracked.
+///
 /// A regular file with the same layout (a u32 at offset 0, as AWS-LC's tests
 /// and genidd's own `--export-sysgenid` use) is mapped and watched with inotify.
 public final class SysgenidSource: GenerationSource {
@@ -32,6 +36,8 @@ public final class SysgenidSource: GenerationSource {
     private var unacknowledged: UInt32?
     /// The file behaves as the sysgenid device (watcher semantics), not as a plain file.
     private var isWatcher = false
+    /// The device's ioctl ABI revision (nil for a plain file in the layout).
+    private var abi: SysgenidABI?
 
     private static let deviceTag: UInt64 = 1
     private static let watchTag: UInt64 = 2
@@ -60,6 +66,16 @@ public final class SysgenidSource: GenerationSource {
         canAcknowledge = isWatcher && writable
         if isWatcher && !writable {
             log("\(path) is not writable: genidd watches it but cannot acknowledge generations")
+        }
+        abi = isWatcher ? SysgenidABI.detect(device.file, writable: writable) : nil
+        if abi?.tracksOnRequest == true {
+            // Without tracking the driver does not count genidd as a watcher,
+            // and an orchestrator's WAIT_WATCHERS would not wait for it.
+            do {
+                try KernelShims.sysgenidSetWatcherTracking(device.file, enabled: true)
+            } catch {
+                log("\(path): cannot become a tracked watcher, so the driver does not wait for genidd: \(error)")
+            }
         }
         let events = try EpollSet()
         try events.add(device.watch.descriptor, tag: Self.watchTag)
@@ -123,14 +139,18 @@ public final class SysgenidSource: GenerationSource {
     }
 
     public func status() -> [(String, JSONValue)] {
-        guard let device, isWatcher else { return [] }
-        guard let outdated = try? KernelShims.sysgenidOutdatedWatchers(device.file) else { return [] }
-        return [("kernel_outdated_watchers", .int(Int64(outdated)))]
+        guard let device, let abi else { return [] }
+        var facts: [(String, JSONValue)] = [("sysgenid_abi", .string(abi.rawValue))]
+        if abi.countsOutdatedWatchers, let outdated = try? KernelShims.sysgenidOutdatedWatchers(device.file) {
+            facts.append(("kernel_outdated_watchers", .int(Int64(outdated))))
+        }
+        return facts
     }
 
     public func close() {
         events = nil
         device = nil
+        abi = nil
     }
 
     public func makeBumper() -> (any GenerationBumper)? {

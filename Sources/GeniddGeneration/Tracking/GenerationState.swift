@@ -16,6 +16,10 @@ public struct GenerationState: Sendable, Equatable {
     public var changedAtMilliseconds: Int64
     /// Identifies the `seq` series: new when numbering restarts (new boot or lost state).
     public var instance: String
+    /// 128 random bits drawn when this `seq` was reported (32 lowercase hex
+    /// digits). Random, not derived from the VM's UUID, so safe to expose; two
+    /// live VMs serving the same one were cloned without any signal.
+    public var generationID: String
     /// True while the source is failing; the last known values are served.
     public var stale: Bool
     /// Why the source is failing, when it is.
@@ -23,7 +27,8 @@ public struct GenerationState: Sendable, Equatable {
 
     public init(
         generation: UInt64, seq: UInt64, uuidHash: String?, source: String,
-        changedAtMilliseconds: Int64, instance: String, stale: Bool, staleReason: String? = nil
+        changedAtMilliseconds: Int64, instance: String, generationID: String, stale: Bool,
+        staleReason: String? = nil
     ) {
         self.generation = generation
         self.seq = seq
@@ -31,6 +36,7 @@ public struct GenerationState: Sendable, Equatable {
         self.source = source
         self.changedAtMilliseconds = changedAtMilliseconds
         self.instance = instance
+        self.generationID = generationID
         self.stale = stale
         self.staleReason = staleReason
     }
@@ -43,6 +49,16 @@ public struct GenerationState: Sendable, Equatable {
     /// A new random instance (64 bits from the kernel CSPRNG, as hex).
     public static func newInstance() -> String {
         RandomBytes.hex(count: 8)
+    }
+
+    /// A new generation id: 128 bits from the kernel CSPRNG, as 32 lowercase hex digits.
+    public static func newGenerationID() -> String {
+        RandomBytes.hex(count: 16)
+    }
+
+    /// True for what ``newGenerationID()`` returns: exactly 32 lowercase hex digits.
+    public static func isValidGenerationID(_ text: String) -> Bool {
+        text.utf8.count == 32 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     /// `<instance>.<seq>`: names this state across every series, as the SSE
@@ -65,6 +81,7 @@ public struct GenerationState: Sendable, Equatable {
             ("source", .string(source)),
             ("changed_at", .string(Timestamp.rfc3339(milliseconds: changedAtMilliseconds))),
             ("instance", .string(instance)),
+            ("generation_id", .string(generationID)),
             ("stale", .bool(stale)),
         ])
     }

@@ -71,20 +71,23 @@ public final class GenerationTracker: @unchecked Sendable {
         if let saved = restored {
             state = GenerationState(
                 generation: saved.generation, seq: saved.seq, uuidHash: saved.uuidHash, source: saved.source,
-                changedAtMilliseconds: saved.changedAtMilliseconds, instance: saved.instance, stale: true,
-                staleReason: waiting)
+                changedAtMilliseconds: saved.changedAtMilliseconds, instance: saved.instance,
+                generationID: saved.generationID, stale: true, staleReason: waiting)
             cursor = saved.cursor
             hasReading = true
             logger.info(
                 "restored state",
-                metadata: ["seq": "\(saved.seq)", "generation": "\(saved.generation)", "source": "\(saved.source)"])
+                metadata: [
+                    "seq": "\(saved.seq)", "generation": "\(saved.generation)", "source": "\(saved.source)",
+                    "generation_id": "\(saved.generationID)",
+                ])
         } else {
             // A new series numbers on from what export files already hold, so
             // that a library reading one never sees a value again in this boot.
             state = GenerationState(
                 generation: 0, seq: UInt64(exporter?.highestExported ?? 0), uuidHash: nil, source: sourceName,
                 changedAtMilliseconds: MonotonicClock.wallMilliseconds(), instance: GenerationState.newInstance(),
-                stale: true, staleReason: waiting)
+                generationID: GenerationState.newGenerationID(), stale: true, staleReason: waiting)
             hasReading = false
         }
         export()
@@ -198,11 +201,14 @@ public final class GenerationTracker: @unchecked Sendable {
             state.generation = reading.generation
             state.changedAtMilliseconds = MonotonicClock.wallMilliseconds()
             state.uuidHash = currentUUIDHash()
+            // Drawn now, after the kernel reseeded on the change: clones that
+            // each saw it draw different ids, clones that saw nothing keep one.
+            state.generationID = GenerationState.newGenerationID()
             logger.notice(
                 "generation change reported",
                 metadata: [
                     "seq": "\(state.seq)", "generation": "\(state.generation)",
-                    "reason": "\(reasons.joined(separator: "; "))",
+                    "generation_id": "\(state.generationID)", "reason": "\(reasons.joined(separator: "; "))",
                 ])
         } else if wasStale {
             logger.info("source healthy", metadata: ["source": "\(source.name)", "seq": "\(state.seq)"])
@@ -238,7 +244,7 @@ public final class GenerationTracker: @unchecked Sendable {
         let saved = PersistedState(
             bootID: bootID, instance: state.instance, seq: state.seq, generation: state.generation,
             source: state.source, cursor: cursor, changedAtMilliseconds: state.changedAtMilliseconds,
-            uuidHash: state.uuidHash)
+            uuidHash: state.uuidHash, generationID: state.generationID)
         do {
             try store.save(saved, durable: durable)
             if saveProblem != nil {

@@ -16,6 +16,8 @@ public struct PersistedState: Sendable, Equatable {
     public var cursor: String?
     public var changedAtMilliseconds: Int64
     public var uuidHash: String?
+    /// The random id of this `seq` (``GenerationState/generationID``).
+    public var generationID: String
 }
 
 /// The state directory (default `/run/genidd`): `state.json`, written
@@ -87,10 +89,21 @@ public final class StateStore: @unchecked Sendable {
         else {
             return .rejected("\(statePath): not a genidd state file")
         }
+        let generationID: String
+        switch value["generation_id"] {
+        case .string(let saved)?:
+            generationID = saved
+        case nil:
+            // Written by a genidd before generation_id: the series goes on
+            // under a fresh id (no client has seen one for it).
+            generationID = GenerationState.newGenerationID()
+        default:
+            return .rejected("\(statePath): generation_id is not a string")
+        }
         let state = PersistedState(
             bootID: bootID, instance: instance, seq: seq, generation: generation, source: source,
             cursor: value["cursor"]?.stringValue, changedAtMilliseconds: changedAt,
-            uuidHash: value["uuid_hash"]?.stringValue)
+            uuidHash: value["uuid_hash"]?.stringValue, generationID: generationID)
         if let problem = Self.implausibility(of: state) {
             return .rejected("\(statePath): \(problem)")
         }
@@ -110,6 +123,7 @@ public final class StateStore: @unchecked Sendable {
             ("cursor", state.cursor.map { .string($0) } ?? .null),
             ("changed_at_ms", .int(state.changedAtMilliseconds)),
             ("uuid_hash", state.uuidHash.map { .string($0) } ?? .null),
+            ("generation_id", .string(state.generationID)),
         ])
         try FileIO.writeAtomically(
             statePath, contents: Array((JSONCodec.encode(document) + "\n").utf8), durable: durable)
@@ -144,6 +158,9 @@ public final class StateStore: @unchecked Sendable {
         }
         if let hash = state.uuidHash, !UUIDHasher.isValidHash(hash) {
             return "uuid_hash is not sha256: and 64 hex digits"
+        }
+        if !GenerationState.isValidGenerationID(state.generationID) {
+            return "generation_id is not 32 lowercase hex digits"
         }
         return nil
     }

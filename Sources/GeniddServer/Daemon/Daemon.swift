@@ -77,13 +77,17 @@ public final class Daemon {
             })
         runner.openNow()
         // After the first open: a VMClock learns from its page whether the
-        // device notifies (poll) or has to be re-read (interval).
-        logger.info(
-            "source chosen",
-            metadata: [
-                "source": "\(choice.source.name)", "notification": "\(choice.source.notification.rawValue)",
-                "why": "\(choice.reason)",
-            ])
+        // device notifies (poll) or has to be re-read (interval), a sysgenid
+        // device which ioctl ABI it speaks; what the source reports about
+        // itself (as in /readyz) goes into the line too.
+        var chosen: Logger.Metadata = [
+            "source": "\(choice.source.name)", "notification": "\(choice.source.notification.rawValue)",
+            "why": "\(choice.reason)",
+        ]
+        for (key, value) in hub.sourceStatus where chosen[key] == nil {
+            chosen[key] = "\(value.stringValue ?? JSONCodec.encode(value))"
+        }
+        logger.info("source chosen", metadata: chosen)
         metrics.describeSource(choice.source.name, notification: choice.source.notification.rawValue)
 
         let sockets = try openListeners()

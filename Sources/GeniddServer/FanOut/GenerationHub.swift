@@ -113,7 +113,8 @@ public final class GenerationHub: GenerationPublisher {
         shared.withLock { shared in
             let isChange = shared.published?.state.tag != state.tag
             shared.published = published
-            metrics?.stateChanged(generation: state.generation, seq: state.seq, stale: state.stale)
+            metrics?.stateChanged(
+                generation: state.generation, seq: state.seq, generationID: state.generationID, stale: state.stale)
             guard isChange else { return }
             Self.broadcast(published.event, to: shared.streams.values, resuming: &toResume)
             for stream in shared.streams.values { stream.owesDelivery = true }

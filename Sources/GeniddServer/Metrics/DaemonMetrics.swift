@@ -25,6 +25,8 @@ public final class DaemonMetrics: GenerationObserver {
     private let sourceErrorCounters: [SourceError.Reason: Counter]
     private let requestCounters = Mutex<[String: Counter]>([:])
     private let sourceInfo = Mutex<Gauge?>(nil)
+    /// `genidd_generation_info{generation_id}` of the current `seq`, and its id.
+    private let generationInfo = Mutex<(id: String, gauge: Gauge)?>(nil)
     private let closedConnections: [ClosedConnectionReason: Counter]
 
     /// Why genidd itself closed (or refused) a connection, as
@@ -125,10 +127,31 @@ public final class DaemonMetrics: GenerationObserver {
     }
 
     /// A new state was published.
-    public func stateChanged(generation value: UInt64, seq sequence: UInt64, stale: Bool) {
+    public func stateChanged(generation value: UInt64, seq sequence: UInt64, generationID: String, stale: Bool) {
         generation.set(to: Double(value))
         seq.set(to: Double(sequence))
         sourceUp.set(to: stale ? 0 : 1)
+        describeGeneration(id: generationID)
+    }
+
+    /// Exposes `genidd_generation_info{generation_id="…"} 1` for the current
+    /// `seq` only: the previous id's series is removed, so that across a fleet
+    /// `count by (generation_id)` counts the machines serving each id now.
+    private func describeGeneration(id: String) {
+        generationInfo.withLock { current in
+            guard current?.id != id else { return }
+            let gauge = registry.makeGauge(
+                descriptor: Self.name(
+                    "generation_info", "",
+                    "The random id of the current seq (always 1). Two machines with the same id were cloned unannounced."
+                ),
+                labels: [("generation_id", id)])
+            gauge.set(to: 1.0)
+            if let previous = current?.gauge {
+                registry.unregisterGauge(previous)
+            }
+            current = (id, gauge)
+        }
     }
 
     /// A new seq was reported for a change of the VM (not for genidd starting).

@@ -64,17 +64,27 @@ public enum KernelShims {
     /// Returns free heap memory to the kernel, after many connections closed at once.
     public static func trimHeap() { genidd_trim_heap() }
 
-    /// `SYSGENID_GET_OUTDATED_WATCHERS`: the driver's count of outdated watchers.
+    /// `SYSGENID_GET_OUTDATED_WATCHERS` (ABI v4 only): the driver's count of
+    /// outdated watchers. Later revisions fail with `EINVAL`.
     public static func sysgenidOutdatedWatchers(_ file: OwnedDescriptor) throws -> Int {
         Int(
             try SystemError.check(
                 genidd_sysgenid_outdated_watchers(file.raw), "ioctl(SYSGENID_GET_OUTDATED_WATCHERS)", path: file.path))
     }
 
-    /// `SYSGENID_FORCE_GEN_UPDATE(minimum)`.
-    public static func sysgenidForceUpdate(_ file: OwnedDescriptor, minimum: UInt) throws {
+    /// `SYSGENID_SET_WATCHER_TRACKING(enabled)` (ABI v7; never on a v5 device).
+    public static func sysgenidSetWatcherTracking(_ file: OwnedDescriptor, enabled: Bool) throws {
         try SystemError.check(
-            genidd_sysgenid_force_update(file.raw, minimum), "ioctl(SYSGENID_FORCE_GEN_UPDATE)", path: file.path)
+            genidd_sysgenid_set_watcher_tracking(file.raw, enabled ? 1 : 0), "ioctl(SYSGENID_SET_WATCHER_TRACKING)",
+            path: file.path)
+    }
+
+    /// `SYSGENID_FORCE_GEN_UPDATE(minimum)` (`TRIGGER_GEN_UPDATE` in v7) in the
+    /// numbering of ABI `revision` (4, 5 or 7).
+    public static func sysgenidForceUpdate(_ file: OwnedDescriptor, revision: Int32, minimum: UInt) throws {
+        try SystemError.check(
+            genidd_sysgenid_force_update(file.raw, revision, minimum),
+            revision == 7 ? "ioctl(SYSGENID_TRIGGER_GEN_UPDATE)" : "ioctl(SYSGENID_FORCE_GEN_UPDATE)", path: file.path)
     }
 
     /// A non-blocking uevent netlink socket on the kernel's broadcast group 1.

@@ -3,6 +3,7 @@
 // "N passed, M failed"; exits non-zero on any failure.
 //
 //   selftest-client v4 MOUNTPOINT   the full v4 suite (mount started with -i 3)
+//   selftest-client v5 MOUNTPOINT   the v5 ioctl suite (mount with --abi v5)
 //   selftest-client v7 MOUNTPOINT   the v7 ioctl suite (mount with --abi v7)
 //   selftest-client unpriv MOUNTPOINT checks for a caller without capabilities
 //   selftest-client hold MOUNTPOINT open the device, print "holding", block in
@@ -484,6 +485,37 @@ static void suite_v7(void) {
     close(b);
 }
 
+/* ---- the v5 suite (mounted with --abi v5) -------------------------------- */
+
+static void suite_v5(void) {
+    int a = open_dev(0);
+    int b = open_dev(0);
+    long long g = status("generation");
+    check(status("watchers") == 2, "v5: every open() is a watcher (watchers=2)");
+    check(ioctl_errno(a, GENIDD_SYSGENID_V5_FORCE_GEN_UPDATE, 0, NULL) == 0 &&
+              status("generation") == g + 1 && status("outdated") == 2,
+          "v5: FORCE_GEN_UPDATE(0) (0x%lx) increments; both handles outdated",
+          (unsigned long)GENIDD_SYSGENID_V5_FORCE_GEN_UPDATE);
+    check(read_counter(a) == g + 1 && ack(a, (uint32_t)(g + 1)) == 0, "v5: read and ack");
+    int64_t t0 = now_ms();
+    int err = ioctl_errno(a, GENIDD_SYSGENID_V5_WAIT_WATCHERS, 150, NULL);
+    check(err == ETIME && now_ms() - t0 >= 130, "v5: WAIT_WATCHERS (0x%lx) timeout gives ETIME",
+          (unsigned long)GENIDD_SYSGENID_V5_WAIT_WATCHERS);
+    check(ioctl_errno(b, GENIDD_SYSGENID_V5_WAIT_WATCHERS, 150, NULL) == 0,
+          "v5: WAIT_WATCHERS by an outdated caller returns 0 at once (the raw wait result)");
+    check(ack(b, (uint32_t)(g + 1)) == 0 && ioctl_errno(a, GENIDD_SYSGENID_V5_WAIT_WATCHERS, 150, NULL) == 0,
+          "v5: WAIT_WATCHERS returns 0 when every watcher is up to date");
+    check(write(a, "abc", 3) < 0 && errno == EINVAL, "v5: a 3-byte write() fails with EINVAL");
+    check(ioctl_errno(a, GENIDD_SYSGENID_V4_GET_OUTDATED_WATCHERS, 0, NULL) == EINVAL,
+          "v5: the v4 GET_OUTDATED_WATCHERS ioctl fails with EINVAL");
+    check(ioctl_errno(a, GENIDD_SYSGENID_V7_TRIGGER_GEN_UPDATE, 0, NULL) == EINVAL &&
+              status("generation") == g + 1,
+          "v5: v7's TRIGGER_GEN_UPDATE (0x%lx) is unknown (EINVAL)",
+          (unsigned long)GENIDD_SYSGENID_V7_TRIGGER_GEN_UPDATE);
+    close(a);
+    close(b);
+}
+
 /* ---- unprivileged caller (run without capabilities, as nobody) ---------- */
 
 static void suite_unpriv(void) {
@@ -517,7 +549,7 @@ static int hold(void) {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: selftest-client v4|v7|unpriv|hold MOUNTPOINT\n");
+        fprintf(stderr, "usage: selftest-client v4|v5|v7|unpriv|hold MOUNTPOINT\n");
         return 2;
     }
     mnt = argv[2];
@@ -526,6 +558,8 @@ int main(int argc, char **argv) {
         return hold();
     if (strcmp(argv[1], "v4") == 0)
         suite_v4();
+    else if (strcmp(argv[1], "v5") == 0)
+        suite_v5();
     else if (strcmp(argv[1], "v7") == 0)
         suite_v7();
     else if (strcmp(argv[1], "unpriv") == 0)

@@ -3,8 +3,8 @@
 # temporary directory and proves each emulated semantic with selftest-client
 # (blocking read woken by a bump, O_NONBLOCK EAGAIN, write acks, poll/epoll
 # wake-ups, outdated counting, WAIT_WATCHERS, FORCE_GEN_UPDATE, a counter
-# set backwards, release, the v7 ioctl ABI), then stops it with SIGTERM while
-# a reader is blocked and checks that it exits 0 and unmounts.
+# set backwards, release, the v5 and v7 ioctl ABIs), then stops it with
+# SIGTERM while a reader is blocked and checks that it exits 0 and unmounts.
 #
 #   sudo Tests/Fixtures/sysgenid-fuse/selftest.sh
 #
@@ -161,6 +161,11 @@ check "the blocked read() fails once the emulator stops ($(tail -n 1 "$work/hold
     test "$hold_rc" -eq 0
 check "the mount point is an empty directory again" \
     test -z "$(ls -A "$work/mnt-v4")"
+
+echo "# v5 ABI (magic 0xE4, no GET_OUTDATED_WATCHERS, every handle a watcher)"
+start_emulator "$work/mnt-v5" --abi v5 --initial 50
+run_client v5 "$work/mnt-v5"
+stop_emulator "$work/mnt-v5" INT
 
 echo "# v7 ABI (magic 0xE4, opt-in watcher tracking)"
 start_emulator "$work/mnt-v7" --abi v7 --initial 100

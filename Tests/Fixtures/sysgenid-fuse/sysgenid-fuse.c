@@ -10,7 +10,7 @@
 //   sysgenid-fuse [options] MOUNTPOINT
 //     -i, --initial N      initial generation counter (default 0, like the
 //                          driver, whose counter starts at zero)
-//     -a, --abi v4|v7      ioctl ABI to emulate (default v4, see below)
+//     -a, --abi v4|v5|v7   ioctl ABI to emulate (default v4, see below)
 //     -t, --max-threads N  worker threads (default 256); every blocked read()
 //                          or WAIT_WATCHERS holds one worker thread
 //     -o OPTS              extra FUSE mount options (comma separated)
@@ -39,7 +39,7 @@
 //     generation=G watchers=W outdated=O acks=A handles=H blocked_reads=R
 //     pollers=P waiters=X changes=C abi=v4
 //       generation     current counter (decimal u32)
-//       watchers       watchers counted by the driver (v4: every open
+//       watchers       watchers counted by the driver (v4, v5: every open
 //                      sysgenid handle; v7: handles with tracking on)
 //       outdated       those of them whose counter != generation
 //       acks           successful write() acknowledgements so far (every
@@ -60,7 +60,7 @@
 //             bytes: the current counter, native (little-endian) u32. With
 //             O_NONBLOCK (at open or via fcntl) and nothing new: EAGAIN.
 //             The offset is ignored (direct_io: every read reaches us).
-//   write()   exactly 4 bytes (else EINVAL, v7: ENOBUFS); a value other than
+//   write()   exactly 4 bytes (else EINVAL; v7: ENOBUFS); a value other than
 //             the current counter -> EINVAL; otherwise the handle is up to
 //             date. Returns 4.
 //   poll()    POLLIN|POLLRDNORM while the handle is outdated; poll/select/
@@ -72,6 +72,10 @@
 //                   outdated or the caller is outdated, or ms elapse (0 =
 //                   forever); returns 0 if none outdated, else EINTR
 //               FORCE_GEN_UPDATE(min) 0x2d03 -> counter = max(min, counter+1)
+//             v5 (magic 0xE4, --abi v5; GET_OUTDATED_WATCHERS removed):
+//               WAIT_WATCHERS(ms)          0xe401 -> the raw wait result: 0
+//                   once no watcher is outdated or the caller is, else ETIME
+//               FORCE_GEN_UPDATE(min)      0xe402
 //             v7 (magic 0xE4, --abi v7; the Amazon Linux kernel's driver):
 //               SET_WATCHER_TRACKING(bool) 0xe401 (tracking is off at open)
 //               WAIT_WATCHERS(ms)          0xe402 -> EINTR if the caller is
@@ -152,7 +156,11 @@ enum {
     INO_STATUS = 4,
 };
 
-enum abi { ABI_V4, ABI_V7 };
+enum abi { ABI_V4, ABI_V5, ABI_V7 };
+
+static const char *abi_name(enum abi abi) {
+    return abi == ABI_V4 ? "v4" : abi == ABI_V5 ? "v5" : "v7";
+}
 
 /* One open file description of `sysgenid` (the driver's struct file_data). */
 struct watcher {
@@ -253,7 +261,7 @@ static int format_status_locked(char *buffer, size_t size) {
                     " abi=%s\n",
                     g.generation, count_watchers(false), count_watchers(true), g.acks,
                     g.handle_count, g.blocked_reads, count_pollers(), g.waiters, g.changes,
-                    g.abi == ABI_V4 ? "v4" : "v7");
+                    abi_name(g.abi));
 }
 
 /* ---- interrupts ---------------------------------------------------------- */
@@ -435,7 +443,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         }
         pthread_mutex_lock(&g.lock);
         w->acked = g.generation;
-        w->tracked = g.abi == ABI_V4; /* v6+: opt in via SET_WATCHER_TRACKING */
+        w->tracked = g.abi != ABI_V7; /* v6+: opt in via SET_WATCHER_TRACKING */
         w->next = &g.handles;
         w->prev = g.handles.prev;
         g.handles.prev->next = w;
@@ -679,7 +687,7 @@ static void write_sysgenid(fuse_req_t req, const char *buf, size_t size,
     struct watcher *w = (struct watcher *)(uintptr_t)fi->fh;
     if (size != GENIDD_SYSGENID_COUNTER_SIZE) { /* partial writes are not allowed */
         pthread_mutex_lock(&g.lock);
-        int err = g.abi == ABI_V4 ? EINVAL : ENOBUFS;
+        int err = g.abi == ABI_V7 ? ENOBUFS : EINVAL;
         pthread_mutex_unlock(&g.lock);
         fuse_reply_err(req, err);
         return;
@@ -777,6 +785,10 @@ static void ioctl_wait_watchers(fuse_req_t req, struct watcher *w, unsigned long
     if (g.abi == ABI_V4) {
         /* v4: "if (atomic_read(&outdated_watchers)) ret = -EINTR; else 0" */
         err = count_watchers(true) != 0 ? EINTR : 0;
+    } else if (g.abi == ABI_V5) {
+        /* v5: the raw wait result: 0 once the condition holds (no watcher
+         * outdated, or the caller is), -ETIME on timeout, -ERESTARTSYS on a signal */
+        err = timed_out ? ETIME : interrupted ? EINTR : 0;
     } else {
         /* v6/v7: caller outdated -> -EINTR; else the hrtimeout wait result */
         if (is_outdated(w))
@@ -840,6 +852,15 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
             ioctl_wait_watchers(req, w, value);
             return;
         case GENIDD_SYSGENID_V4_FORCE_GEN_UPDATE:
+            ioctl_force(req, value);
+            return;
+        }
+    } else if (abi == ABI_V5) {
+        switch (cmd) {
+        case GENIDD_SYSGENID_V5_WAIT_WATCHERS:
+            ioctl_wait_watchers(req, w, value);
+            return;
+        case GENIDD_SYSGENID_V5_FORCE_GEN_UPDATE:
             ioctl_force(req, value);
             return;
         }
@@ -953,10 +974,12 @@ static void install_signal_handlers(void) {
 
 static void usage(FILE *to) {
     fprintf(to,
-            "usage: sysgenid-fuse [-i N] [-a v4|v7] [-t THREADS] [-o OPTS] [-d] MOUNTPOINT\n"
+            "usage: sysgenid-fuse [-i N] [-a v4|v5|v7] [-t THREADS] [-o OPTS] [-d] MOUNTPOINT\n"
             "  -i, --initial N      initial generation counter (default 0)\n"
-            "  -a, --abi v4|v7      ioctl ABI: v4 = magic 0x2d with GET_OUTDATED_WATCHERS\n"
-            "                       (default); v7 = magic 0xE4 with SET_WATCHER_TRACKING\n"
+            "  -a, --abi v4|v5|v7   ioctl ABI: v4 = magic 0x2d with GET_OUTDATED_WATCHERS\n"
+            "                       (default); v5 = magic 0xE4, WAIT_WATCHERS and\n"
+            "                       FORCE_GEN_UPDATE only; v7 = magic 0xE4 with\n"
+            "                       SET_WATCHER_TRACKING\n"
             "  -t, --max-threads N  worker threads (default 256)\n"
             "  -o OPTS              extra FUSE mount options\n"
             "  -d, --debug          trace FUSE requests on stderr\n"
@@ -989,10 +1012,12 @@ int main(int argc, char **argv) {
         case 'a':
             if (strcmp(optarg, "v4") == 0)
                 abi = ABI_V4;
+            else if (strcmp(optarg, "v5") == 0)
+                abi = ABI_V5;
             else if (strcmp(optarg, "v7") == 0)
                 abi = ABI_V7;
             else
-                die("--abi wants v4 or v7, got '%s'", optarg);
+                die("--abi wants v4, v5 or v7, got '%s'", optarg);
             break;
         case 't': {
             uint32_t n;
@@ -1058,7 +1083,7 @@ int main(int argc, char **argv) {
     pthread_detach(helper);
 
     fprintf(stderr, "sysgenid-fuse: mounted on %s (generation=%" PRIu32 ", abi=%s)\n",
-            mountpoint, initial, abi == ABI_V4 ? "v4" : "v7");
+            mountpoint, initial, abi_name(abi));
 
     int rc = 0;
     if (!g_signalled) {

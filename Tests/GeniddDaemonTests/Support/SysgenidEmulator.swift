@@ -6,6 +6,8 @@ import Foundation
 final class SysgenidEmulator {
     let mountpoint: String
     var device: String { mountpoint + "/sysgenid" }
+    /// The ioctl ABI revision emulated: `v4`, `v5` or `v7`.
+    let abi: String
     private var process: Process?
 
     /// True where the emulator can run: root and /dev/fuse.
@@ -27,7 +29,8 @@ final class SysgenidEmulator {
         return .success(output)
     }()
 
-    init(in directory: URL, initial: UInt32) throws {
+    init(in directory: URL, initial: UInt32, abi: String = "v4") throws {
+        self.abi = abi
         mountpoint = directory.appendingPathComponent("sysgenid-mnt").path
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
         try start(initial: initial)
@@ -37,7 +40,7 @@ final class SysgenidEmulator {
     func start(initial: UInt32) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.binary.get())
-        process.arguments = ["-i", String(initial), mountpoint]
+        process.arguments = ["-i", String(initial), "--abi", abi, mountpoint]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
