@@ -113,6 +113,21 @@ struct ServeCommand: ParsableCommand {
         help: "File holding a bearer token that reads must present (default: reads are open). (GENIDD_READ_TOKEN_FILE)")
     var readTokenFile: String?
 
+    @Flag(
+        help: """
+            Also accept the read token as the access_token query argument of GET and HEAD requests, for \
+            browsers' EventSource (which cannot send headers). Tokens in URLs end up in proxy logs and \
+            browser history. (GENIDD_READ_TOKEN_QUERY=1)
+            """)
+    var readTokenQuery = false
+
+    @Option(
+        help: """
+            Origin (scheme://host[:port]) whose web pages may read genidd (GET, HEAD and their CORS \
+            preflights); repeatable; '*' allows every origin. (GENIDD_CORS_ORIGIN)
+            """)
+    var corsOrigin: [String] = []
+
     @Option(
         help:
             "Watchers one peer (a uid on the Unix socket, an address on TCP) may create. (GENIDD_MAX_WATCHERS_PER_OWNER)"
@@ -191,6 +206,8 @@ struct ServeCommand: ParsableCommand {
         case .adminGID: return adminGid
         case .adminTokenFile: return one(adminTokenFile)
         case .readTokenFile: return one(readTokenFile)
+        case .readTokenQuery: return readTokenQuery ? ["1"] : []
+        case .corsOrigin: return corsOrigin
         case .maxWatchersPerOwner: return one(maxWatchersPerOwner)
         case .watcherExpiry: return one(watcherExpiry)
         case .ackPolicy: return one(ackPolicy)

@@ -35,6 +35,8 @@ extension DaemonConfiguration {
         case adminGID = "admin-gid"
         case adminTokenFile = "admin-token-file"
         case readTokenFile = "read-token-file"
+        case readTokenQuery = "read-token-query"
+        case corsOrigin = "cors-origin"
         case maxWatchersPerOwner = "max-watchers-per-owner"
         case watcherExpiry = "watcher-expiry"
         case ackPolicy = "ack-policy"
@@ -52,11 +54,11 @@ extension DaemonConfiguration {
 
         /// Options given several times (in the environment: comma-separated).
         public var isRepeatable: Bool {
-            [.listen, .allowedHost, .exportSysgenid, .exportVmgenid, .adminUID, .adminGID].contains(self)
+            [.listen, .allowedHost, .corsOrigin, .exportSysgenid, .exportVmgenid, .adminUID, .adminGID].contains(self)
         }
 
         /// Options without a value (in the environment: `1`, `true` or `yes`).
-        public var isFlag: Bool { self == .noTCP || self == .noUnix }
+        public var isFlag: Bool { self == .noTCP || self == .noUnix || self == .readTokenQuery }
     }
 
     /// The options' values from the environment (`GENIDD_*`), for those the
@@ -158,6 +160,15 @@ extension DaemonConfiguration {
             adminTokenFile = text
         case .readTokenFile:
             readTokenFile = text
+        case .readTokenQuery:
+            accessPolicy.readTokenInQuery = true
+        case .corsOrigin:
+            for origin in values where origin != "*" && CrossOriginPolicy.normalize(origin) == nil {
+                throw ConfigurationError(
+                    "\(flag) takes an origin, scheme://host[:port] with http or https and no path "
+                        + "(such as https://dash.example.com), or '*', got '\(origin)'")
+            }
+            corsOrigins = values
         case .maxWatchersPerOwner:
             maxWatchersPerOwner = try integer(1...10_000)
         case .watcherExpiry:
@@ -188,6 +199,9 @@ extension DaemonConfiguration {
         }
         if listen.isEmpty && unixSocket == nil {
             throw ConfigurationError("--no-tcp and --no-unix together leave nothing to listen on")
+        }
+        if accessPolicy.readTokenInQuery && readTokenFile == nil {
+            throw ConfigurationError("--read-token-query needs --read-token-file (without it, reads need no token)")
         }
         if let perPeer = maxConnectionsPerPeer, perPeer > maxConnections {
             throw ConfigurationError(

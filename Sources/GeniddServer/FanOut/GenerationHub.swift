@@ -44,6 +44,8 @@ public final class GenerationHub: GenerationPublisher {
         var delivery: (start: MonotonicInstant, remaining: Int, subscribers: Int, seq: UInt64)?
         /// When the sweeper thread plans to wake next (monotonic ns).
         var sweeperWakeAt = MonotonicInstant.never
+        /// The last states with a new `seq`, for the status page.
+        var history = ChangeHistory()
     }
 
     /// Everything mutable, behind one lock (`GenerationHub+Watchers.swift` uses it too).
@@ -122,6 +124,7 @@ public final class GenerationHub: GenerationPublisher {
             let isChange = shared.published?.state.tag != state.tag
             shared.published = published
             metrics?.stateChanged(generation: state.generation, seq: state.seq, stale: state.stale)
+            shared.history.record(state)
             guard isChange else { return }
             Self.broadcast(published.event, to: shared.streams.values, resuming: &toResume)
             for stream in shared.streams.values { stream.owesDelivery = true }
