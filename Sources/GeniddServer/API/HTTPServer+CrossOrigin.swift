@@ -40,6 +40,9 @@ extension HTTPServer {
     /// `OPTIONS` on a route that reads: a CORS preflight when it carries
     /// `Origin` and `Access-Control-Request-Method`, else the route's `Allow`.
     func options(_ route: Route, _ request: RequestContext, on connection: HTTPConnection) throws -> Reply {
+        if case .watcher(let name) = route {
+            try Self.validate(name)
+        }
         let allow = ("Allow", route.allowedMethods.joined(separator: ", "))
         guard let origin = connection.header("Origin"),
             let method = connection.header("Access-Control-Request-Method")
