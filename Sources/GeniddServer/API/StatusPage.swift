@@ -4,8 +4,10 @@ import GeniddSystem
 /// `GET /`: a self-contained page for people. It shows the generation, `seq`,
 /// source and staleness, the last changes with their times, and how many
 /// subscribers, long-polls and watchers there are; it follows
-/// `/v1/events` with `EventSource` and re-reads `/v1/status` every 2 s and
-/// after each event. Same origin, so it needs no CORS. With
+/// `/v1/events` with `EventSource` (starting a new one 5 s after one was
+/// refused, which `EventSource` never retries by itself) and re-reads
+/// `/v1/status` every 2 s and after each event. Same origin, so it needs no
+/// CORS. With
 /// `--read-token-file`, open it as `/#access_token=TOKEN` (the fragment
 /// never reaches a server or its logs) and start genidd with
 /// `--read-token-query`: the page passes the token on as `access_token`.
@@ -94,18 +96,31 @@ enum StatusPage {
           }
         }
 
-        const events = new EventSource(url("/v1/events"));
-        events.addEventListener("generation", (event) => {
-          showState(JSON.parse(event.data));
-          put("last-event", event.lastEventId);
-          refresh();
-        });
-        events.addEventListener("clock-disruption", (event) => {
-          const disruption = JSON.parse(event.data);
-          put("disruption", "marker " + disruption.disruption_marker + " at " + disruption.detected_at);
-        });
-        events.onopen = () => { put("stream", "live"); $("stream").className = "good"; };
-        events.onerror = () => { put("stream", "reconnecting"); $("stream").className = "bad"; };
+        function connect() {
+          const events = new EventSource(url("/v1/events"));
+          events.addEventListener("generation", (event) => {
+            showState(JSON.parse(event.data));
+            put("last-event", event.lastEventId);
+            refresh();
+          });
+          events.addEventListener("clock-disruption", (event) => {
+            const disruption = JSON.parse(event.data);
+            put("disruption", "marker " + disruption.disruption_marker + " at " + disruption.detected_at);
+          });
+          events.onopen = () => { put("stream", "live"); $("stream").className = "good"; };
+          events.onerror = () => {
+            $("stream").className = "bad";
+            if (events.readyState !== EventSource.CLOSED) {
+              put("stream", "reconnecting");
+              return;
+            }
+            // Refused (a proxy's 502 while genidd restarts, a 401): EventSource
+            // gives up for good, so the page starts a new one.
+            put("stream", "closed, retrying in 5 s");
+            setTimeout(connect, 5000);
+          };
+        }
+        connect();
         refresh();
         setInterval(refresh, 2000);
         setInterval(tick, 1000);
@@ -113,7 +128,7 @@ enum StatusPage {
 
     /// `sha256-…` sources for the CSP (base64 of the SHA-256 of `script` and
     /// `style`); `StatusPageTests` recomputes them and names the right ones.
-    static let scriptHash = "sha256-97KX4TLRarjABfxvpMrxcqkMMQnHzyIoWZ9AmFahfQ0="
+    static let scriptHash = "sha256-PAv0HI5187UjceEcoVkwac827vtxAmCa/hC2iqpkYV8="
     static let styleHash = "sha256-TgLBmTYjiibz1PTFD8hIT2pr0ogX03O0GJrFwpwCR44="
 
     static let contentSecurityPolicy =
