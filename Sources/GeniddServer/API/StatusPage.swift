@@ -7,7 +7,7 @@ import GeniddSystem
 /// `/v1/events` with `EventSource` (starting a new one 5 s after one was
 /// refused, which `EventSource` never retries by itself) and re-reads
 /// `/v1/status` every 2 s and after each event. Same origin, so it needs no
-/// CORS. With
+/// CORS, and its URLs are relative, so it works under a proxy's path prefix. With
 /// `--read-token-file`, open it as `/#access_token=TOKEN` (the fragment
 /// never reaches a server or its logs) and start genidd with
 /// `--read-token-query`: the page passes the token on as `access_token`.
@@ -76,10 +76,10 @@ enum StatusPage {
 
         async function refresh() {
           try {
-            const response = await fetch(url("/v1/status"), { cache: "no-store" });
+            const response = await fetch(url("v1/status"), { cache: "no-store" });
             if (!response.ok) {
               const problem = await response.json().catch(() => ({}));
-              put("problem", "GET /v1/status: " + response.status + " " + (problem.detail || ""));
+              put("problem", "GET v1/status: " + response.status + " " + (problem.detail || ""));
               return;
             }
             const status = await response.json();
@@ -92,12 +92,12 @@ enum StatusPage {
             put("outdated", status.watchers.outdated);
             put("connections", status.connections);
           } catch (error) {
-            put("problem", "GET /v1/status: " + error);
+            put("problem", "GET v1/status: " + error);
           }
         }
 
         function connect() {
-          const events = new EventSource(url("/v1/events"));
+          const events = new EventSource(url("v1/events"));
           events.addEventListener("generation", (event) => {
             showState(JSON.parse(event.data));
             put("last-event", event.lastEventId);
@@ -128,7 +128,7 @@ enum StatusPage {
 
     /// `sha256-…` sources for the CSP (base64 of the SHA-256 of `script` and
     /// `style`); `StatusPageTests` recomputes them and names the right ones.
-    static let scriptHash = "sha256-PAv0HI5187UjceEcoVkwac827vtxAmCa/hC2iqpkYV8="
+    static let scriptHash = "sha256-FnyeZXhLXJo8VqfghktGc8haYNWyRAYIcRooMSZVefE="
     static let styleHash = "sha256-TgLBmTYjiibz1PTFD8hIT2pr0ogX03O0GJrFwpwCR44="
 
     static let contentSecurityPolicy =
