@@ -153,6 +153,10 @@ extension DaemonTests {
             let leaked = try request(daemon.tcp, "/v1/generation?access_token=\(adminToken)")
             #expect(leaked.status == 401)
             #expect((leaked.json["detail"] as? String)?.contains("never accepted") == true)
+            let leakedBesideBearer = try request(
+                daemon.tcp, "/v1/generation?access_token=\(adminToken)",
+                headers: [("Authorization", "Bearer \(readToken)")])
+            #expect(leakedBesideBearer.status == 401, "an admin token in a query is refused even beside a valid header")
             let bump = try request(
                 daemon.tcp, "/v1/generation/bump?access_token=\(adminToken)", method: "POST", body: "")
             #expect(bump.status == 400, "no token in the query of a write")

@@ -41,6 +41,12 @@ public struct AccessPolicy: Sendable {
         case .open:
             return
         case .read:
+            if let query = credentials.queryToken, adminToken.map({ ConstantTime.equal(query, $0) }) == true {
+                throw HTTPProblem(
+                    status: 401,
+                    detail: "the admin token is never accepted as \(Self.queryTokenName): replace it, it was exposed",
+                    headers: challenge)
+            }
             guard let readToken else { return }
             if isAdminPeer(credentials) { return }
             if let token,
@@ -48,17 +54,8 @@ public struct AccessPolicy: Sendable {
             {
                 return
             }
-            if let query = credentials.queryToken {
-                if adminToken.map({ ConstantTime.equal(query, $0) }) == true {
-                    throw HTTPProblem(
-                        status: 401,
-                        detail:
-                            "the admin token is never accepted as \(Self.queryTokenName): replace it, it was exposed",
-                        headers: challenge)
-                }
-                if readTokenInQuery, ConstantTime.equal(query, readToken) {
-                    return
-                }
+            if readTokenInQuery, let query = credentials.queryToken, ConstantTime.equal(query, readToken) {
+                return
             }
             var detail = token == nil ? "this genidd requires a bearer token for reads" : "invalid token"
             if credentials.queryToken != nil {

@@ -5,8 +5,9 @@ import GeniddSystem
 /// preflights, and the refusal of every write a browser sends (any request
 /// with `Origin` and a method other than `GET`, `HEAD` or `OPTIONS`).
 extension HTTPServer {
-    /// Methods a page on another origin may use.
-    static let crossOriginMethods = ["GET", "HEAD"]
+    /// Methods that only read: the ones pages on other origins may use, and
+    /// the only ones that may carry `access_token`.
+    static let readMethods = ["GET", "HEAD"]
 
     /// Headers added to every answer of `request` (errors included, so that
     /// an allowed page can read a 401's problem): for a `GET` or `HEAD` with
@@ -14,7 +15,7 @@ extension HTTPServer {
     /// `Vary: Origin` (the answer differs by origin). None without CORS configured.
     func crossOriginHeaders(_ request: RequestContext, _ connection: HTTPConnection) -> [(String, String)] {
         guard !crossOrigin.isEmpty, request.route?.isCrossOriginReadable == true,
-            Self.crossOriginMethods.contains(request.method), let origin = connection.header("Origin")
+            Self.readMethods.contains(request.method), let origin = connection.header("Origin")
         else { return [] }
         guard let allowed = crossOrigin.allowOriginValue(for: origin) else {
             return [("Vary", "Origin")]
@@ -27,7 +28,7 @@ extension HTTPServer {
     /// Refuses writes from web pages: a browser sends `Origin` with every
     /// `POST`, `PUT` and `DELETE`, and genidd lets pages read only.
     func refuseWriteFromPage(_ request: RequestContext, _ connection: HTTPConnection) throws {
-        guard request.method != "OPTIONS", !Self.crossOriginMethods.contains(request.method),
+        guard request.method != "OPTIONS", !Self.readMethods.contains(request.method),
             let origin = connection.header("Origin")
         else { return }
         throw HTTPProblem(
@@ -58,7 +59,7 @@ extension HTTPServer {
                 : "origin '\(origin.prefix(100))' is not one of the --cors-origin values"
             throw HTTPProblem(status: 403, detail: detail, headers: [allow, vary])
         }
-        guard Self.crossOriginMethods.contains(method) else {
+        guard Self.readMethods.contains(method) else {
             throw HTTPProblem(
                 status: 403, detail: "pages on other origins may only GET and HEAD, not \(method.prefix(20))",
                 headers: [allow, vary])
@@ -79,7 +80,7 @@ extension HTTPServer {
                 body: [],
                 headers: [
                     ("Access-Control-Allow-Origin", allowed),
-                    ("Access-Control-Allow-Methods", Self.crossOriginMethods.joined(separator: ", ")),
+                    ("Access-Control-Allow-Methods", Self.readMethods.joined(separator: ", ")),
                     ("Access-Control-Allow-Headers", CrossOriginPolicy.allowedRequestHeaders.joined(separator: ", ")),
                     ("Access-Control-Max-Age", String(CrossOriginPolicy.preflightMaxAgeSeconds)),
                     vary, allow,

@@ -152,7 +152,7 @@ public final class HTTPServer: HTTPRequestHandling {
             return try options(route, request, on: connection)
         }
         try refuseWriteFromPage(request, connection)
-        if !Self.crossOriginMethods.contains(request.method),
+        if !Self.readMethods.contains(request.method),
             connection.queryArgument(AccessPolicy.queryTokenName) != nil
         {
             throw HTTPProblem(
@@ -195,7 +195,7 @@ public final class HTTPServer: HTTPRequestHandling {
             peer: request.peerCredentials,
             authorization: connection.header("Authorization"),
             forwarded: connection.header("X-Forwarded-For") != nil || connection.header("Forwarded") != nil,
-            queryToken: Self.crossOriginMethods.contains(request.method)
+            queryToken: Self.readMethods.contains(request.method)
                 ? connection.queryArgument(AccessPolicy.queryTokenName).map { Array($0.utf8) } : nil)
     }
 
