@@ -3,10 +3,12 @@
 #   1. validates the spec (openapi-spec-validator) and that it lists exactly
 #      the routes and methods of Sources/GeniddServer/API/Route.swift;
 #   2. starts genidd on a free loopback port (port 0, read back from its log)
-#      with a file: counter in a temp dir, both bearer tokens, the caller's uid
-#      as admin Unix peer, and a second genidd with --max-connections 1;
-#   3. runs direct probes (api/check/probes.py: SSE framing, long-poll timing,
-#      ETag, Unix peer credentials, limits, known daemon bugs);
+#      with a file: counter in a temp dir, both bearer tokens (the read token
+#      also as access_token), the caller's uid as admin Unix peer, one CORS
+#      origin, and a second genidd with --max-connections 1;
+#   3. runs direct probes (api/check/probes.py: SSE framing, CORS, access_token,
+#      the status page, long-poll timing, ETag, Unix peer credentials, limits,
+#      known daemon bugs);
 #   4. runs schemathesis with every check against the first daemon
 #      (api/check/schemathesis.toml, hooks in api/check/genidd_hooks.py).
 #
@@ -68,9 +70,10 @@ import re, sys, yaml
 spec = yaml.safe_load(open(sys.argv[1]))
 source = open(sys.argv[2]).read()
 templates = re.findall(r'return "(/[^"]*)"', source[source.index("var template: String"):source.index("var allowedMethods")])
-# Methods per route, from `allowedMethods`: explicit cases, default GET/HEAD.
-allowed = {t: {"GET", "HEAD"} for t in templates}
+# Methods per route, from `allowedMethods`: explicit cases, then the `default:` for the others.
 body = source[source.index("var allowedMethods"):source.index("var access")]
+default = set(re.findall(r'"(\w+)"', re.search(r"default: return \[([^\]]*)\]", body).group(1)))
+allowed = {t: set(default) for t in templates}
 case_for = {"bump": "/v1/generation/bump", "watcherAcknowledgement": "/v1/watchers/{name}/ack", "watcher": "/v1/watchers/{name}"}
 for cases, methods in re.findall(r"case ([^:]+): return \[([^\]]*)\]", body):
     for case in re.findall(r"\.(\w+)", cases):
@@ -161,7 +164,8 @@ start_daemon() {
     started_port=$port
 }
 start_daemon main --source "file:$tmp/counter" --heartbeat 1s \
-    --admin-token-file "$tmp/admin.token" --read-token-file "$tmp/read.token" --admin-uid "$(id -u)"
+    --admin-token-file "$tmp/admin.token" --read-token-file "$tmp/read.token" --admin-uid "$(id -u)" \
+    --read-token-query --cors-origin http://localhost:9999
 port=$started_port
 start_daemon limited --source "file:$tmp/counter-limited" --max-connections 1
 limited_port=$started_port

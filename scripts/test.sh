@@ -7,9 +7,15 @@
 #   4. the proof on a real VM (scripts/vm-e2e.sh: QEMU restores a real guest);
 #   5. the API contract (scripts/check-api.sh: api/openapi.yaml validated, and
 #      schemathesis plus direct probes against a live release build);
-#   6. the packaging (scripts/check-packaging.sh: systemd-analyze verify,
+#   6. the client examples (scripts/check-examples.sh: Python with httpx-sse,
+#      Node's eventsource, Go's standard library and sseclient-py against a
+#      live daemon, and a Python client generated from the OpenAPI file);
+#   7. browsers (scripts/check-browser.sh: Debian's chromium, headless, over
+#      the DevTools protocol: the status page, a page on another origin with
+#      CORS and resumption across a restart, and the refusal without CORS);
+#   8. the packaging (scripts/check-packaging.sh: systemd-analyze verify,
 #      hadolint, compose and Kubernetes schemas);
-#   7. the image (scripts/image-smoke.sh: builds docker/Dockerfile and runs
+#   9. the image (scripts/image-smoke.sh: builds docker/Dockerfile and runs
 #      it as compose does), only where podman or docker works: elsewhere it
 #      is reported as not run, and counts neither as passed nor as failed.
 # Set GENIDD_SKIP_VM=1 to skip step 4 (it needs root for apt-get and ~1-3 min).
@@ -59,6 +65,8 @@ if [ "${GENIDD_SKIP_VM:-0}" != 1 ]; then
     stage "the proof on a real VM (scripts/vm-e2e.sh)" bash scripts/vm-e2e.sh
 fi
 stage "the API contract (scripts/check-api.sh)" env CHECK_API_BUILD=1 bash scripts/check-api.sh
+stage "the client examples (scripts/check-examples.sh)" bash scripts/check-examples.sh
+stage "browsers (scripts/check-browser.sh)" bash scripts/check-browser.sh
 stage "the packaging (scripts/check-packaging.sh)" bash scripts/check-packaging.sh
 engine=""
 for candidate in podman docker; do

@@ -492,7 +492,7 @@ fork_line='random: crng reseeded due to virtual machine fork'
 # --vmclock: QEMU bumps the VMClock's disruption marker on every incoming
 # migration, new GUID or not; genidd logs it and the guest SSE client prints it.
 disruption_log_line='clock disruption \(live migration\?\)'
-disruption_sse_line='E2E sse clock-disruption marker=[0-9]+$'
+disruption_sse_line='E2E sse clock-disruption marker=[0-9]+ id=[A-Za-z0-9_-]+\.[0-9]+$'
 marker=
 # check_disruption LABEL OBSERVED: exactly one disruption line of genidd and of
 # the guest SSE client, with the marker one above the last (or any, at first);
@@ -506,16 +506,17 @@ check_disruption() {
     done
     local line new_marker
     line=$(console_since_mark | grep -E 'E2E sse clock-disruption')
-    [[ $line =~ marker=([0-9]+)$ ]] || fail "$1: the guest's disruption event is malformed or has an id: $line"
+    [[ $line =~ marker=([0-9]+)\ id=[A-Za-z0-9_-]+\.[0-9]+$ ]] ||
+        fail "$1: the guest's disruption event is malformed or has no <instance>.<seq> id: $line"
     new_marker=${BASH_REMATCH[1]}
     if [[ -n $marker ]] && ((new_marker != marker + 1)); then
         fail "$1: disruption marker $new_marker, expected $((marker + 1))"
     fi
     marker=$new_marker
     local host
-    host=$(json '"; ".join("marker %s%s" % (e["data"].get("disruption_marker"), " WITH id" if "id" in e else "")
+    host=$(json '"; ".join("marker %s%s" % (e["data"].get("disruption_marker"), "" if "id" in e else " WITHOUT id")
         for e in j["sse"]["events"] if e.get("event") == "clock-disruption")' <<<"$2")
-    [[ $host != *"WITH id"* ]] || fail "$1: a host clock-disruption event has an id: $2"
+    [[ $host != *"WITHOUT id"* ]] || fail "$1: a host clock-disruption event has no id: $2"
     disruption_note="guest SSE clock-disruption marker=$marker, ${host:-none on the reconnecting host stream}"
 }
 # The tagged lines printed by guest-client for a change (not the start lines).

@@ -4,8 +4,25 @@ import Testing
 
 @Suite("Server-Sent Events parsing")
 struct ServerSentEventParserTests {
-    @Test("genidd's stream: retry, an event with id and JSON data, keepalive comments")
+    @Test("genidd's stream: retry in the first event's block, keepalive lines joining the next block")
     func daemonStream() throws {
+        var parser = ServerSentEventParser()
+        let text =
+            "retry: 2000\nevent: generation\nid: a.7\ndata: {\"seq\":7}\n\n: keepalive\n: keepalive\n"
+            + "event: clock-disruption\nid: a.7\ndata: {}\n\n"
+        let events = try parser.feed(Array(text.utf8))
+        #expect(
+            events == [
+                ServerSentEvent(type: "generation", id: "a.7", data: "{\"seq\":7}"),
+                ServerSentEvent(type: "clock-disruption", id: "a.7", data: "{}"),
+            ])
+        #expect(parser.retryMilliseconds == 2000)
+        #expect(parser.comments == 2)
+        #expect(parser.lastEventID == "a.7")
+    }
+
+    @Test("the framing of earlier genidd versions (a lone retry block, keepalive blocks) parses the same")
+    func earlierDaemonStream() throws {
         var parser = ServerSentEventParser()
         let text = "retry: 2000\n\nevent: generation\nid: 7\ndata: {\"seq\":7}\n\n: keepalive\n\n"
         let events = try parser.feed(Array(text.utf8))

@@ -41,6 +41,10 @@ extension DaemonTests {
                 (["--unix-mode", "999"], "--unix-mode"),
                 (["--unix-group", "no-such-group-here"], "--unix-group"),
                 (["--no-tcp", "--no-unix"], "nothing to listen on"),
+                (["--cors-origin", "https://dash.example.com/page"], "--cors-origin"),
+                (["--cors-origin", "null"], "--cors-origin"),
+                (["--cors-origin", "ftp://dash.example.com"], "--cors-origin"),
+                (["--read-token-query"], "--read-token-file"),
             ])
         func badFlags(arguments: [String], mention: String) throws {
             let directory = try DaemonProcess.makeDirectory()

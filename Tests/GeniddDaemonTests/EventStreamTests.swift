@@ -13,10 +13,13 @@ extension DaemonTests {
             #expect(stream.status == 200)
             #expect(stream.headers.first { $0.0 == "Content-Type" }?.1 == "text/event-stream")
             let first = try #require(stream.nextEvent(timeout: 5))
-            #expect(stream.retry != nil)
+            #expect(stream.retry == 2000)
             #expect(first.event == "generation")
             let instance = try #require(first.json["instance"] as? String)
             #expect(first.id == "\(instance).1", "the id is the ETag's tag <instance>.<seq>")
+            #expect(
+                stream.blocks.first?.prefix(3) == ["retry: 2000", "event: generation", "id: \(instance).1"],
+                "retry: shares the first event's block: \(stream.text)")
             #expect(first.json["generation"] as? Int == 3)
             let rest = try request(daemon.tcp, "/v1/generation")
             #expect(first.data + "\n" == rest.text, "SSE data is the same JSON as GET /v1/generation")
@@ -34,6 +37,7 @@ extension DaemonTests {
             #expect(stream.nextEvent(timeout: 0.3) == nil, "no event without a change")
             #expect(
                 Set(generationIDs.compactMap { $0 }).count == 4, "each seq has its own generation_id: \(generationIDs)")
+            #expect(stream.blocksWithoutData == 0, "no block a client would dispatch as empty: \(stream.text)")
         }
 
         @Test(
@@ -46,7 +50,8 @@ extension DaemonTests {
             let instance = try #require(try request(daemon.tcp, "/v1/generation").json["instance"] as? String)
             let current = try EventStreamClient(daemon.unix, headers: [("Last-Event-ID", "\(instance).1")])
             #expect(current.nextEvent(timeout: 0.4) == nil)
-            #expect(current.retry != nil)
+            #expect(current.retry == 2000)
+            #expect(current.text == "retry: 2000\n", "the retry: line opens the next event's block, alone")
             let behind = try EventStreamClient(daemon.unix, headers: [("Last-Event-ID", "\(instance).0")])
             #expect(behind.nextEvent(timeout: 5)?.id == "\(instance).1")
             // A bare seq cannot tell series apart, and another instance is another series.
@@ -56,6 +61,8 @@ extension DaemonTests {
             #expect(otherSeries.nextEvent(timeout: 5)?.id == "\(instance).1")
             try counter.write("2")
             #expect(current.nextEvent(timeout: 5)?.id == "\(instance).2")
+            #expect(current.blocks.first?.first == "retry: 2000")
+            #expect(current.blocksWithoutData == 0)
             #expect(behind.nextEvent(timeout: 5)?.id == "\(instance).2")
         }
 
@@ -72,6 +79,29 @@ extension DaemonTests {
             let elapsed = Date().timeIntervalSince(start)
             #expect(stream.comments.prefix(3).allSatisfy { $0 == "keepalive" })
             #expect(elapsed > 0.3 && elapsed < 2.5, "3 heartbeats took \(elapsed) s")
+        }
+
+        @Test("keepalives are comment lines that end no block: no client dispatches an event for them")
+        func keepalivesDispatchNothing() throws {
+            let directory = try DaemonProcess.makeDirectory()
+            let counter = try CounterFile(in: directory, value: "1")
+            let daemon = try DaemonProcess(
+                directory: directory, arguments: ["--source", counter.sourceArgument, "--heartbeat", "100ms"])
+            let stream = try EventStreamClient(daemon.tcp)
+            let first = try #require(stream.nextEvent(timeout: 5))
+            stream.drain(for: 0.5)
+            #expect(stream.comments.count >= 3)
+            #expect(stream.blocksWithoutData == 0, "a keepalive ended a block: \(stream.text)")
+            try counter.write("2")
+            let change = try #require(stream.nextEvent(timeout: 5))
+            #expect(change.json["seq"] as? Int == 2)
+            #expect(change.id != first.id)
+            let lines = try #require(stream.blocks.last)
+            let fields = lines.drop { $0 == ": keepalive" }
+            #expect(lines.count > fields.count, "the keepalives joined the change's block: \(lines)")
+            #expect(fields.first == "event: generation")
+            #expect(stream.text.contains(": keepalive\n: keepalive\n"))
+            #expect(!stream.text.contains(": keepalive\n\n"))
         }
 
         @Test("two hundred concurrent subscribers all receive a change")

@@ -87,7 +87,7 @@ extension DaemonTests {
 
             let wrongMethod = try request(daemon.tcp, "/v1/generation", method: "POST", body: "")
             #expect(wrongMethod.status == 405)
-            #expect(wrongMethod.header("Allow") == "GET, HEAD")
+            #expect(wrongMethod.header("Allow") == "GET, HEAD, OPTIONS")
             #expect(wrongMethod.json["detail"] as? String != nil)
 
             let tooLarge = try request(

@@ -3,7 +3,8 @@
 Usage: probes.py TCP_BASE UNIX_SOCKET LIMITED_BASE READ_TOKEN ADMIN_TOKEN
 
 * TCP_BASE: the daemon under test (http://127.0.0.1:PORT), configured with
-  both tokens, `--admin-uid` of the caller, `--heartbeat 1s`, a file: source.
+  both tokens, `--read-token-query`, `--cors-origin http://localhost:9999`,
+  `--admin-uid` of the caller, `--heartbeat 1s`, a file: source.
 * LIMITED_BASE: a second daemon started with `--max-connections 1`.
 
 Prints one line per probe (ok / FAIL / KNOWN) and exits with the number of
@@ -11,15 +12,19 @@ failures. KNOWN marks a reported daemon bug; it counts as a failure only when
 GENIDD_CHECK_STRICT=1. Standard library only, raw sockets, bounded waits.
 """
 
+import base64
+import hashlib
 import json
-import re
 import os
+import re
 import socket
 import sys
 import time
 from urllib.parse import urlsplit
 
 STRICT = os.environ.get("GENIDD_CHECK_STRICT") == "1"
+# The origin scripts/check-api.sh gives the daemon with --cors-origin.
+PAGE_ORIGIN = "http://localhost:9999"
 
 
 class Probes:
@@ -116,17 +121,18 @@ class Probes:
                     f"Authorization: Bearer {self.read_token}\r\n\r\n"
                 ).encode()
             )
-            text = read_until(sock, b"\n\n", count=2, seconds=3).decode()
+            text = read_until(sock, b"\n\n", count=1, seconds=3).decode()
         finally:
             sock.close()
         body = text.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in text else ""
         body = dechunk_loose(body)
-        expected = f"retry: 2000\n\nevent: generation\nid: {state['instance']}.{state['seq']}\ndata: "
+        # One block: a lone "retry:" block is an empty message to some clients (httpx-sse).
+        expected = f"retry: 2000\nevent: generation\nid: {state['instance']}.{state['seq']}\ndata: "
         ok = body.startswith(expected)
         if ok:
             data = json.loads(body[len(expected):].split("\n", 1)[0])
             ok = data["seq"] == state["seq"] and data["instance"] == state["instance"]
-        self.report("SSE starts with retry: 2000, then the current state as event/id/data", ok, repr(body[:160]))
+        self.report("SSE opens with one block: retry: 2000 and the current state as event/id/data", ok, repr(body[:160]))
 
     def sse_last_event_id(self):
         state = self.current()
@@ -139,11 +145,17 @@ class Probes:
                     f"Authorization: Bearer {self.read_token}\r\nLast-Event-ID: {seq}\r\n\r\n"
                 ).encode()
             )
-            text = dechunk_loose(read_until(sock, b": keepalive\n\n", count=1, seconds=3).decode())
+            text = read_until(sock, b": keepalive\n", count=2, seconds=4).decode()
         finally:
             sock.close()
-        ok = "retry: 2000\n\n" in text and ": keepalive\n\n" in text and "event:" not in text
-        self.report("SSE with Last-Event-ID = instance.seq skips the initial event; keepalive comments follow", ok, repr(text[-160:]))
+        body = dechunk_loose(text.split("\r\n\r\n", 1)[1]) if "\r\n\r\n" in text else ""
+        # Keepalives are comment lines that end no block: no client dispatches anything for them.
+        ok = body.startswith("retry: 2000\n") and body.count(": keepalive\n") >= 2 and "\n\n" not in body
+        ok = ok and "event:" not in body
+        self.report(
+            "SSE with Last-Event-ID = instance.seq skips the initial event; keepalive comment lines end no block",
+            ok, repr(body[-160:]),
+        )
 
     def sse_change(self):
         state = self.current()
@@ -156,7 +168,7 @@ class Probes:
                     f"Authorization: Bearer {self.read_token}\r\nLast-Event-ID: {seq}\r\n\r\n"
                 ).encode()
             )
-            read_until(sock, b"retry: 2000\n\n", count=1, seconds=3)
+            read_until(sock, b"retry: 2000\n", count=1, seconds=3)
             new = self.bump()
             text = dechunk_loose(read_until(sock, f"id: {new['instance']}.{new['seq']}\n".encode(), count=1, seconds=3).decode())
             status, _, body = self.request("GET", "/v1/watchers/probe-sse")
@@ -184,6 +196,57 @@ class Probes:
             "each bump draws a new generation_id; /metrics exports it as the only genidd_generation_info series",
             ok, f"{before.get('generation_id')} -> {after.get('generation_id')}; metrics {exported}",
         )
+
+    def cors(self):
+        status, headers, _ = self.request(
+            "OPTIONS", "/v1/events", token=None,
+            headers=[f"Origin: {PAGE_ORIGIN}", "Access-Control-Request-Method: GET",
+                     "Access-Control-Request-Headers: last-event-id, authorization"],
+        )
+        ok = status == 204 and headers.get("access-control-allow-origin") == PAGE_ORIGIN
+        ok = ok and "Last-Event-ID" in headers.get("access-control-allow-headers", "")
+        detail = f"preflight {status} {headers.get('access-control-allow-origin')}"
+        status, headers, _ = self.request("GET", "/v1/generation", headers=[f"Origin: {PAGE_ORIGIN}"])
+        ok = ok and status == 200 and headers.get("access-control-allow-origin") == PAGE_ORIGIN
+        ok = ok and headers.get("access-control-expose-headers") == "ETag" and headers.get("vary") == "Origin"
+        detail += f"; GET {status} {headers.get('access-control-allow-origin')}"
+        status, headers, _ = self.request(
+            "OPTIONS", "/v1/generation", token=None,
+            headers=["Origin: http://localhost:9998", "Access-Control-Request-Method: GET"],
+        )
+        ok = ok and status == 403 and "access-control-allow-origin" not in headers
+        detail += f"; other origin {status}"
+        status, headers, _ = self.request(
+            "POST", "/v1/generation/bump", token="admin", headers=[f"Origin: {PAGE_ORIGIN}"]
+        )
+        ok = ok and status == 403 and "access-control-allow-origin" not in headers
+        detail += f"; bump from a page {status}"
+        self.report("CORS: an allowed origin reads and preflights; another origin and writes from pages are refused", ok, detail)
+
+    def access_token(self):
+        status, _, body = self.request("GET", f"/v1/generation?access_token={self.read_token}", token=None)
+        ok, detail = status == 200, f"read token {status}"
+        status, _, _ = self.request("GET", f"/v1/generation?access_token={self.admin_token}", token=None)
+        ok, detail = ok and status == 401, detail + f"; admin token {status}"
+        status, _, _ = self.request("POST", f"/v1/generation/bump?access_token={self.admin_token}", token=None)
+        ok, detail = ok and status == 400, detail + f"; on a POST {status}"
+        self.report("access_token: the read token on GET; never the admin token, never on writes", ok, detail)
+
+    def status_page(self):
+        status, headers, body = self.request("GET", "/", token=None)
+        html = body.decode()
+        policy = headers.get("content-security-policy", "")
+        ok = status == 200 and headers.get("content-type", "").startswith("text/html") and "default-src 'none'" in policy
+        detail = f"{status} {policy[:60]!r}"
+        for tag, directive in (("script", "script-src"), ("style", "style-src")):
+            found = re.search(f"<{tag}>(.*?)</{tag}>", html, re.S)
+            digest = base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode() if found else "none"
+            ok = ok and f"{directive} 'sha256-{digest}'" in policy
+            detail += f"; {tag} sha256-{digest[:12]}"
+        status, _, body = self.request("GET", "/v1/status")
+        changes = json.loads(body)["recent_changes"] if status == 200 else []
+        ok = ok and status == 200 and changes and changes[0]["seq"] == self.current()["seq"]
+        self.report("GET / is HTML whose CSP hashes match its inline script and style; /v1/status leads with the current seq", ok, detail)
 
     def long_poll_timeout(self):
         seq = self.current()["seq"]
@@ -345,7 +408,8 @@ def parse_response(data, method):
 def main():
     probes = Probes(*sys.argv[1:6])
     order = [
-        "sse_prelude", "sse_last_event_id", "sse_change", "generation_id", "long_poll_timeout", "long_poll_change", "etag",
+        "sse_prelude", "sse_last_event_id", "sse_change", "generation_id", "cors", "access_token", "status_page",
+        "long_poll_timeout", "long_poll_change", "etag",
         "unix_admin_peer", "tcp_needs_tokens", "body_too_large", "libmicrohttpd_limits", "connection_limit",
         "watchers_timeout", "bump_huge_min", "many_arguments",
     ]

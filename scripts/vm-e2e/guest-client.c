@@ -11,7 +11,8 @@
  *   E2E longpoll seq=2 generation=1           a new seq answered by a long-poll
  *   E2E sse start seq=1 generation=0 id=1     the initial event of the first stream
  *   E2E sse seq=2 generation=1 id=2           every later event
- *   E2E sse clock-disruption marker=3         an `event: clock-disruption` (VMClock; no id)
+ *   E2E sse clock-disruption marker=3 id=X.2  an `event: clock-disruption` (VMClock), with the id of
+ *                                             the current state (id=none would be a bug the host notices)
  *   E2E longpoll|sse error ...                a failed request (the client retries)
  *
  * The host expects exactly one non-"start" line of each kind per real VM
@@ -329,11 +330,15 @@ static void sse_line(struct sse_state *s, const char *line) {
         if (json_number(s->data, "disruption_marker", &marker) != 0) {
             say("error unreadable clock-disruption event: %s", s->data);
         } else {
-            say("clock-disruption marker=%" PRIu64 "%s", marker, s->event_has_id ? " with-id" : "");
+            say("clock-disruption marker=%" PRIu64 " id=%s", marker, s->event_has_id ? s->event_id : "none");
+        }
+        if (s->event_has_id) { /* the current state's id: a resume point like any other */
+            snprintf(s->last_id, sizeof s->last_id, "%s", s->event_id);
+            s->have_id = 1;
         }
         s->data[0] = '\0';
         s->type[0] = '\0';
-        s->event_has_id = 0; /* an id here would be a bug the host notices (" with-id") */
+        s->event_has_id = 0;
     } else if (line[0] == '\0' && s->data[0] != '\0') {
         uint64_t seq = 0, generation = 0;
         if (json_number(s->data, "seq", &seq) != 0 || json_number(s->data, "generation", &generation) != 0) {
@@ -353,7 +358,7 @@ static void sse_line(struct sse_state *s, const char *line) {
     } else if (line[0] == '\0') {
         s->type[0] = '\0';
     }
-    /* retry: and ": keepalive" comments need nothing here */
+    /* retry: (in the first event's block) and ": keepalive" comment lines need nothing here */
 }
 
 static void sse_bytes(struct sse_state *s, const char *bytes, size_t length) {

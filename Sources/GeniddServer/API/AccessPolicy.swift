@@ -5,11 +5,21 @@ import GeniddSystem
 /// listed, or the admin bearer token; reads are open unless a read token is
 /// configured. Tokens are compared in constant time, and admin calls that
 /// carry proxy headers are refused (a proxy in front is a sign of request forgery).
+///
+/// With ``readTokenInQuery`` (`--read-token-query`) the read token may also
+/// come as the `access_token` query argument of a `GET` or `HEAD`, for
+/// browsers' `EventSource`, which cannot send headers. The admin token is
+/// never taken from a query: one that arrives there is refused.
 public struct AccessPolicy: Sendable {
     public var adminUIDs: Set<UInt32> = []
     public var adminGIDs: Set<UInt32> = []
     public var adminToken: [UInt8]?
     public var readToken: [UInt8]?
+    /// `--read-token-query`: reads may present the read token as `access_token`.
+    public var readTokenInQuery = false
+
+    /// The query argument that carries the read token.
+    public static let queryTokenName = "access_token"
 
     public init() {}
 
@@ -19,6 +29,8 @@ public struct AccessPolicy: Sendable {
         public var peer: (uid: UInt32, gid: UInt32)?
         public var authorization: String?
         public var forwarded: Bool
+        /// The `access_token` query argument of a `GET` or `HEAD`, if any.
+        public var queryToken: [UInt8]? = nil
     }
 
     /// Throws a 401/403 problem when `credentials` do not grant `level`.
@@ -29,6 +41,12 @@ public struct AccessPolicy: Sendable {
         case .open:
             return
         case .read:
+            if let query = credentials.queryToken, adminToken.map({ ConstantTime.equal(query, $0) }) == true {
+                throw HTTPProblem(
+                    status: 401,
+                    detail: "the admin token is never accepted as \(Self.queryTokenName): replace it, it was exposed",
+                    headers: challenge)
+            }
             guard let readToken else { return }
             if isAdminPeer(credentials) { return }
             if let token,
@@ -36,9 +54,17 @@ public struct AccessPolicy: Sendable {
             {
                 return
             }
-            throw HTTPProblem(
-                status: 401, detail: token == nil ? "this genidd requires a bearer token for reads" : "invalid token",
-                headers: challenge)
+            if readTokenInQuery, let query = credentials.queryToken, ConstantTime.equal(query, readToken) {
+                return
+            }
+            var detail = token == nil ? "this genidd requires a bearer token for reads" : "invalid token"
+            if credentials.queryToken != nil {
+                detail =
+                    readTokenInQuery
+                    ? "invalid token"
+                    : detail + " (\(Self.queryTokenName) in the query is accepted only with --read-token-query)"
+            }
+            throw HTTPProblem(status: 401, detail: detail, headers: challenge)
         case .admin:
             if credentials.forwarded {
                 throw HTTPProblem(

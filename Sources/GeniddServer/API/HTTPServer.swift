@@ -23,6 +23,8 @@ public final class HTTPServer: HTTPRequestHandling {
     public let connections: ConnectionTable
     /// Which `Host` values TCP requests may carry.
     let hostCheck: HostCheck
+    /// Which pages on other origins may read (`--cors-origin`).
+    let crossOrigin: CrossOriginPolicy
     /// Replaced whole when token files are re-read (SIGHUP).
     private let policy: Mutex<AccessPolicy>
     /// Replaced when a reload switches sources.
@@ -32,12 +34,14 @@ public final class HTTPServer: HTTPRequestHandling {
 
     public init(
         hub: GenerationHub, limits: HTTPLimits, connections: ConnectionTable, hostCheck: HostCheck = HostCheck(),
-        policy: AccessPolicy, bumper: (any GenerationBumper)?, metrics: DaemonMetrics? = nil
+        crossOrigin: CrossOriginPolicy = CrossOriginPolicy(), policy: AccessPolicy, bumper: (any GenerationBumper)?,
+        metrics: DaemonMetrics? = nil
     ) {
         self.hub = hub
         self.limits = limits
         self.connections = connections
         self.hostCheck = hostCheck
+        self.crossOrigin = crossOrigin
         self.policy = Mutex(policy)
         bumperSlot = Mutex(bumper)
         self.metrics = metrics
@@ -105,7 +109,8 @@ public final class HTTPServer: HTTPRequestHandling {
             return .parked
         case .send(let response, let status):
             metrics?.request(route: request.route?.template ?? "other", status: status)
-            return connection.queue(response, status: status) ? .queued : .close
+            let answer = response.adding(crossOriginHeaders(request, connection))
+            return connection.queue(answer, status: status) ? .queued : .close
         }
     }
 
@@ -143,8 +148,26 @@ public final class HTTPServer: HTTPRequestHandling {
                 status: 405, detail: "\(request.method.prefix(20)) is not allowed on \(route.template)",
                 headers: [("Allow", route.allowedMethods.joined(separator: ", "))])
         }
+        if request.method == "OPTIONS" {
+            return try options(route, request, on: connection)
+        }
+        try refuseWriteFromPage(request, connection)
+        if !Self.readMethods.contains(request.method),
+            connection.queryArgument(AccessPolicy.queryTokenName) != nil
+        {
+            throw HTTPProblem(
+                status: 400,
+                detail: "\(AccessPolicy.queryTokenName) is accepted only on GET and HEAD; send Authorization: Bearer")
+        }
         try currentPolicy.authorize(route.access, credentials(request, connection))
         switch route {
+        case .statusPage:
+            return .send(StatusPage.response, status: 200)
+        case .status:
+            guard let status = hub.statusJSON(connections: connectionCount) else {
+                throw HTTPProblem(status: 503, detail: "no generation known yet", headers: [("Retry-After", "1")])
+            }
+            return .send(Self.json(status), status: 200)
         case .generation:
             return try generation(request, on: connection)
         case .bump:
@@ -171,7 +194,9 @@ public final class HTTPServer: HTTPRequestHandling {
             listener: request.listener,
             peer: request.peerCredentials,
             authorization: connection.header("Authorization"),
-            forwarded: connection.header("X-Forwarded-For") != nil || connection.header("Forwarded") != nil)
+            forwarded: connection.header("X-Forwarded-For") != nil || connection.header("Forwarded") != nil,
+            queryToken: Self.readMethods.contains(request.method)
+                ? connection.queryArgument(AccessPolicy.queryTokenName).map { Array($0.utf8) } : nil)
     }
 
     private func scrape() -> Reply {

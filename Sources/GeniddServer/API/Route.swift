@@ -3,6 +3,10 @@ import GeniddSystem
 
 /// The resources genidd serves. Anything else is a 404.
 public enum Route: Sendable, Equatable {
+    /// `GET /`: the live status page for people (``StatusPage``).
+    case statusPage
+    /// `GET /v1/status`: what the status page shows, as JSON.
+    case status
     case generation
     case bump
     case events
@@ -15,7 +19,8 @@ public enum Route: Sendable, Equatable {
 
     /// One route of each kind, in the order the README lists them.
     public static let all: [Route] = [
-        .generation, .bump, .events, .watchers, .watcher(name: ""), .watcherAcknowledgement(name: ""), .metrics,
+        .statusPage, .status, .generation, .bump, .events, .watchers, .watcher(name: ""),
+        .watcherAcknowledgement(name: ""), .metrics,
         .healthz, .readyz,
     ]
 
@@ -25,6 +30,8 @@ public enum Route: Sendable, Equatable {
     /// Matches a request path (no query), or nil for unknown paths.
     public init?(path: String) {
         switch path {
+        case "/": self = .statusPage
+        case "/v1/status": self = .status
         case "/v1/generation": self = .generation
         case "/v1/generation/bump": self = .bump
         case "/v1/events": self = .events
@@ -50,6 +57,8 @@ public enum Route: Sendable, Equatable {
     /// The path template, for logs, metrics labels and the OpenAPI check.
     public var template: String {
         switch self {
+        case .statusPage: return "/"
+        case .status: return "/v1/status"
         case .generation: return "/v1/generation"
         case .bump: return "/v1/generation/bump"
         case .events: return "/v1/events"
@@ -62,29 +71,39 @@ public enum Route: Sendable, Equatable {
         }
     }
 
-    /// Methods the route accepts (`Allow` of a 405).
+    /// Methods the route accepts (`Allow` of a 405). Every route that reads
+    /// also answers `OPTIONS` (CORS preflights); admin and acknowledgement
+    /// routes take `POST` only, so no web page is ever allowed to call them.
     public var allowedMethods: [String] {
         switch self {
         case .bump, .watcherAcknowledgement: return ["POST"]
-        case .watcher: return ["GET", "HEAD", "PUT", "DELETE"]
-        default: return ["GET", "HEAD"]
+        case .watcher: return ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]
+        default: return ["GET", "HEAD", "OPTIONS"]
         }
+    }
+
+    /// True for routes a page on a `--cors-origin` may read (with `GET` and `HEAD`).
+    public var isCrossOriginReadable: Bool {
+        allowedMethods.contains("OPTIONS")
     }
 
     /// The status codes the route answers with, so that metrics can show
     /// each (route, code) series at 0 before it first happens.
     public var statuses: [Int] {
-        let common = [400, 405, 413, 414, 421, 503] + (access == .open ? [] : [401])
+        let common =
+            [400, 405, 413, 414, 421, 503] + (access == .open ? [] : [401])
+            + (isCrossOriginReadable ? [204, 403] : [])
         let specific: [Int]
         switch self {
+        case .statusPage, .status: specific = [200]
         case .generation: specific = [200, 304]
         case .bump: specific = [200, 202, 403, 409, 415]
         case .events: specific = [200, 429]
         case .watchers, .metrics, .healthz, .readyz: specific = [200]
-        case .watcher: specific = [200, 201, 204, 404, 429]
-        case .watcherAcknowledgement: specific = [200, 404, 409, 415]
+        case .watcher: specific = [200, 201, 404, 429]
+        case .watcherAcknowledgement: specific = [200, 403, 404, 409, 415]
         }
-        return (specific + common).sorted()
+        return Set(specific + common).sorted()
     }
 
     /// The label of requests that match no route, and what they are answered with.
@@ -99,7 +118,7 @@ public enum Route: Sendable, Equatable {
     /// Who may call it.
     public var access: AccessLevel {
         switch self {
-        case .healthz, .readyz: return .open
+        case .statusPage, .healthz, .readyz: return .open
         case .bump: return .admin
         default: return .read
         }

@@ -92,8 +92,14 @@ public struct HTTPConnection: @unchecked Sendable, Hashable {
 /// A response, reference-counted by libmicrohttpd: genidd drops its own
 /// reference when this object is released, while queued copies stay valid.
 public final class HTTPResponse: @unchecked Sendable {
-    // Unchecked: immutable after init; libmicrohttpd locks the response itself.
+    // Unchecked: immutable after init (but for ``adding(_:)`` on a streaming
+    // response, which belongs to one connection); libmicrohttpd locks the
+    // response itself.
     let pointer: OpaquePointer
+    /// The body and headers of a fixed response (nil for a streaming one), to
+    /// make a copy with more headers: a fixed response may be shared by every
+    /// request, so its own headers never change.
+    private let fixed: (body: [UInt8], headers: [(String, String)])?
 
     /// A response with a fixed body (copied) and headers.
     public init(body: [UInt8], headers: [(String, String)]) {
@@ -101,13 +107,30 @@ public final class HTTPResponse: @unchecked Sendable {
             MHD_create_response_from_buffer(
                 buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress), .RESPMEM_MUST_COPY)
         }
+        fixed = (body, headers)
         for (name, value) in headers {
             MHD_add_response_header(pointer, name, value)
         }
     }
 
+    /// This response with `headers` added: a copy for a fixed response; the
+    /// response itself for a streaming one (made for one connection, not yet queued).
+    public func adding(_ headers: [(String, String)]) -> HTTPResponse {
+        if headers.isEmpty {
+            return self
+        }
+        if let fixed {
+            return HTTPResponse(body: fixed.body, headers: fixed.headers + headers)
+        }
+        for (name, value) in headers {
+            MHD_add_response_header(pointer, name, value)
+        }
+        return self
+    }
+
     /// A streaming response whose bytes come from `producer`, one per connection.
     public init(streamingFrom producer: any HTTPStreamProducer, headers: [(String, String)]) {
+        fixed = nil
         let context = Unmanaged.passRetained(ProducerBox(producer)).toOpaque()
         pointer = MHD_create_response_from_callback(
             cmhd_size_unknown(), 4096,

@@ -66,7 +66,8 @@ public final class Daemon {
             wake: hub.sweeperWake)
         let server = HTTPServer(
             hub: hub, limits: HTTPLimits(), connections: connections,
-            hostCheck: HostCheck(allowedNames: Set(configuration.allowedHosts)), policy: policy,
+            hostCheck: HostCheck(allowedNames: Set(configuration.allowedHosts)),
+            crossOrigin: CrossOriginPolicy(origins: configuration.corsOrigins), policy: policy,
             bumper: choice.source.makeBumper(), metrics: metrics)
         let runner = try SourceRunner(
             source: choice.source, companions: choice.companions, tracker: tracker,

@@ -35,6 +35,8 @@ extension DaemonConfiguration {
         case adminGID = "admin-gid"
         case adminTokenFile = "admin-token-file"
         case readTokenFile = "read-token-file"
+        case readTokenQuery = "read-token-query"
+        case corsOrigin = "cors-origin"
         case maxWatchersPerOwner = "max-watchers-per-owner"
         case watcherExpiry = "watcher-expiry"
         case ackPolicy = "ack-policy"
@@ -52,11 +54,11 @@ extension DaemonConfiguration {
 
         /// Options given several times (in the environment: comma-separated).
         public var isRepeatable: Bool {
-            [.listen, .allowedHost, .exportSysgenid, .exportVmgenid, .adminUID, .adminGID].contains(self)
+            [.listen, .allowedHost, .corsOrigin, .exportSysgenid, .exportVmgenid, .adminUID, .adminGID].contains(self)
         }
 
         /// Options without a value (in the environment: `1`, `true` or `yes`).
-        public var isFlag: Bool { self == .noTCP || self == .noUnix }
+        public var isFlag: Bool { self == .noTCP || self == .noUnix || self == .readTokenQuery }
 
         /// Options left out of `--help` (test hooks).
         public var isHidden: Bool { self == .probeRoot }
@@ -74,11 +76,12 @@ extension DaemonConfiguration {
             case .unixGroup, .adminGID: return "GROUP"
             case .adminUID: return "USER"
             case .allowedHost: return "NAME"
+            case .corsOrigin: return "ORIGIN"
             case .maxConnections, .maxConnectionsPerPeer, .threads, .maxWatchersPerOwner: return "N"
             case .ackPolicy: return "delivered|watchers"
             case .logLevel: return "LEVEL"
             case .logFormat: return "text|json"
-            case .noTCP, .noUnix: return ""
+            case .noTCP, .noUnix, .readTokenQuery: return ""
             }
         }
 
@@ -112,6 +115,11 @@ extension DaemonConfiguration {
             case .adminGID: return "Unix-socket peer gid (number or name) allowed admin calls; repeatable"
             case .adminTokenFile: return "file holding the bearer token for admin calls"
             case .readTokenFile: return "file holding a bearer token that reads must present (reads are open)"
+            case .readTokenQuery:
+                return "also take the read token as access_token on GET and HEAD, for EventSource "
+                    + "(tokens in URLs reach proxy logs and browser history)"
+            case .corsOrigin:
+                return "origin (scheme://host[:port]) whose pages may read genidd, or '*'; repeatable"
             case .maxWatchersPerOwner: return "watchers one peer may create (100)"
             case .watcherExpiry: return "how long an absent watcher is kept: 300s, 10m (300s)"
             case .ackPolicy: return "when to acknowledge a sysgenid device (delivered)"
@@ -221,6 +229,15 @@ extension DaemonConfiguration {
             adminTokenFile = text
         case .readTokenFile:
             readTokenFile = text
+        case .readTokenQuery:
+            accessPolicy.readTokenInQuery = true
+        case .corsOrigin:
+            for origin in values where origin != "*" && CrossOriginPolicy.normalize(origin) == nil {
+                throw ConfigurationError(
+                    "\(flag) takes an origin, scheme://host[:port] with http or https and no path "
+                        + "(such as https://dash.example.com), or '*', got '\(origin)'")
+            }
+            corsOrigins = values
         case .maxWatchersPerOwner:
             maxWatchersPerOwner = try integer(1...10_000)
         case .watcherExpiry:
@@ -251,6 +268,9 @@ extension DaemonConfiguration {
         }
         if listen.isEmpty && unixSocket == nil {
             throw ConfigurationError("--no-tcp and --no-unix together leave nothing to listen on")
+        }
+        if accessPolicy.readTokenInQuery && readTokenFile == nil {
+            throw ConfigurationError("--read-token-query needs --read-token-file (without it, reads need no token)")
         }
         if let perPeer = maxConnectionsPerPeer, perPeer > maxConnections {
             throw ConfigurationError(

@@ -29,6 +29,8 @@ public struct DaemonConfiguration: Sendable {
     public var requestHeaderTimeout = Duration.seconds(5)
     /// Host names TCP requests may carry besides IP literals and localhost.
     public var allowedHosts: [String] = []
+    /// Origins whose pages may read genidd (`--cors-origin`, `*` for any).
+    public var corsOrigins: [String] = []
     public var logLevel = Logger.Level.info
     public var logFormat = LineLogHandler.Format.text
     /// genidd's version, for `genidd_build_info`.

@@ -44,6 +44,8 @@ public final class GenerationHub: GenerationPublisher {
         var delivery: (start: MonotonicInstant, remaining: Int, subscribers: Int, seq: UInt64)?
         /// When the sweeper thread plans to wake next (monotonic ns).
         var sweeperWakeAt = MonotonicInstant.never
+        /// The last states with a new `seq`, for the status page.
+        var history = ChangeHistory()
     }
 
     /// Everything mutable, behind one lock (`GenerationHub+Watchers.swift` uses it too).
@@ -63,9 +65,17 @@ public final class GenerationHub: GenerationPublisher {
     public let watcherChanges: WakeSignal
     /// Subscribers whose unsent backlog passes this are disconnected (they reconnect and resync).
     static let backlogLimit = 1 << 20
-    /// Sent first on every stream: clients reconnect after this many milliseconds.
-    static let retryPrelude = Array("retry: 2000\n\n".utf8)
-    static let keepalive = Array(": keepalive\n\n".utf8)
+    /// Opens every stream: clients reconnect after this many milliseconds.
+    /// A field line without the blank line that would end an event: it
+    /// becomes part of the first event's block (the current state), or, when
+    /// `Last-Event-ID` skips that, of the next one. A block holding only
+    /// `retry:` is dispatched by some clients (httpx-sse) as an empty message.
+    static let retryField = Array("retry: 2000\n".utf8)
+    /// The heartbeat: one comment line, without a blank line after it, so
+    /// that no client dispatches anything for it (httpx-sse yields an empty
+    /// message for a block that holds only a comment). It joins the next
+    /// event's block, where every parser ignores it.
+    static let keepalive = Array(": keepalive\n".utf8)
 
     /// - Parameters:
     ///   - heartbeat: interval of SSE `: keepalive` comments.
@@ -115,6 +125,7 @@ public final class GenerationHub: GenerationPublisher {
             shared.published = published
             metrics?.stateChanged(
                 generation: state.generation, seq: state.seq, generationID: state.generationID, stale: state.stale)
+            shared.history.record(state)
             guard isChange else { return }
             Self.broadcast(published.event, to: shared.streams.values, resuming: &toResume)
             for stream in shared.streams.values { stream.owesDelivery = true }
@@ -168,8 +179,10 @@ public final class GenerationHub: GenerationPublisher {
         shared.withLock { $0.writeProblems = problems }
     }
 
-    /// Sends every SSE subscriber a `clock-disruption` event. It has no `id`,
-    /// so `Last-Event-ID` keeps naming the last generation `seq`.
+    /// Sends every SSE subscriber a `clock-disruption` event. Its `id` is the
+    /// current state's `<instance>.<seq>`: every stream has that state's event
+    /// queued before this one, so resuming from it misses nothing, and
+    /// clients that report a missing id as none (sseclient-py) keep a resume point.
     public func publishClockDisruption(marker: UInt64, atMilliseconds: Int64) {
         metrics?.clockDisrupted()
         let body = JSONCodec.encode(
@@ -177,9 +190,10 @@ public final class GenerationHub: GenerationPublisher {
                 ("disruption_marker", .uint(marker)),
                 ("detected_at", .string(Timestamp.rfc3339(milliseconds: atMilliseconds))),
             ]))
-        let event = Array("event: clock-disruption\ndata: \(body)\n\n".utf8)
         var toResume: [HTTPConnection] = []
         shared.withLock { shared in
+            guard let tag = shared.published?.state.tag else { return }
+            let event = Array("event: clock-disruption\nid: \(tag)\ndata: \(body)\n\n".utf8)
             Self.broadcast(event, to: shared.streams.values, resuming: &toResume)
         }
         for connection in toResume {
@@ -222,7 +236,7 @@ public final class GenerationHub: GenerationPublisher {
             }
             let stream = EventStream(connection: connection, hub: self, watcher: watcher)
             stream.hangupToken = watchHangup(of: descriptor, for: .stream(ObjectIdentifier(stream)), in: &shared)
-            stream.enqueue(Self.retryPrelude)
+            stream.enqueue(Self.retryField)
             if lastEventID != published.state.tag {
                 stream.enqueue(published.event)
             }

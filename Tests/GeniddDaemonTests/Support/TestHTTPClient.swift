@@ -197,7 +197,9 @@ struct ServerSentEvent: Equatable {
 }
 
 /// A Server-Sent Events subscriber that decodes HTTP chunked framing and the
-/// SSE line format, keeping comments and `retry:` fields for assertions.
+/// SSE line format as the standard says (a blank line ends a block; comment
+/// and `retry:` lines take effect as soon as they are complete), keeping
+/// comments, `retry:` values and the raw text for assertions on the framing.
 final class EventStreamClient {
     let socket: TestSocket
     let status: Int
@@ -206,6 +208,17 @@ final class EventStreamClient {
     private(set) var comments: [String] = []
     private(set) var retry: Int?
     private(set) var ended = false
+    /// Every byte of the event stream so far.
+    private(set) var text = ""
+    /// Blocks (ended by a blank line) that held lines but no `data:`: clients
+    /// such as httpx-sse dispatch each as an empty message.
+    private(set) var blocksWithoutData = 0
+    /// The lines of each block that carried data, as sent (fields and comments).
+    private(set) var blocks: [[String]] = []
+    private var pendingLines: [String] = []
+    private var pending = ServerSentEvent(event: nil, id: nil, data: "")
+    private var pendingHasData = false
+    private var ready: [ServerSentEvent] = []
 
     init(_ endpoint: Endpoint, path: String = "/v1/events", headers: [(String, String)] = [], timeout: Double = 5)
         throws
@@ -236,7 +249,7 @@ final class EventStreamClient {
     func waitForComments(_ count: Int, timeout: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while comments.count < count {
-            _ = takeEvent()
+            parseLines()
             if comments.count >= count { return true }
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0, socket.fill(timeout: remaining) else { return comments.count >= count }
@@ -282,32 +295,62 @@ final class EventStreamClient {
         return progressed
     }
 
-    /// Parses one event block from `payload`, recording comments and retry.
+    /// Returns the oldest event dispatched and not yet taken.
     private func takeEvent() -> ServerSentEvent? {
+        parseLines()
+        return ready.isEmpty ? nil : ready.removeFirst()
+    }
+
+    /// Handles the complete lines that arrived (events wait in `ready`).
+    private func parseLines() {
         _ = decodeChunks()
-        while let blockEnd = payload.firstRange(of: Array("\n\n".utf8)) {
-            let block = String(decoding: payload[..<blockEnd.lowerBound], as: UTF8.self)
-            payload.removeSubrange(..<blockEnd.upperBound)
-            var event = ServerSentEvent(event: nil, id: nil, data: "")
-            var hasData = false
-            for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
-                if line.hasPrefix(":") {
-                    comments.append(String(line.dropFirst()).trimmingCharacters(in: .whitespaces))
-                } else if line.hasPrefix("retry: ") {
-                    retry = Int(line.dropFirst(7))
-                } else if line.hasPrefix("event: ") {
-                    event.event = String(line.dropFirst(7))
-                } else if line.hasPrefix("id: ") {
-                    event.id = String(line.dropFirst(4))
-                } else if line.hasPrefix("data: ") {
-                    event.data += (hasData ? "\n" : "") + line.dropFirst(6)
-                    hasData = true
-                }
-            }
-            if hasData {
-                return event
+        while let lineEnd = payload.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = String(decoding: payload[..<lineEnd], as: UTF8.self)
+            payload.removeSubrange(...lineEnd)
+            text += line + "\n"
+            handle(line)
+        }
+    }
+
+    /// Reads what arrives within `seconds` without taking events (for
+    /// assertions on comments and framing).
+    func drain(for seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !ended {
+            parseLines()
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { return }
+            if !socket.fill(timeout: remaining) && socket.closed {
+                ended = true
             }
         }
-        return nil
+    }
+
+    private func handle(_ line: String) {
+        guard !line.isEmpty else {
+            if pendingHasData {
+                ready.append(pending)
+                blocks.append(pendingLines)
+            } else if !pendingLines.isEmpty {
+                blocksWithoutData += 1
+            }
+            pending = ServerSentEvent(event: nil, id: nil, data: "")
+            pendingHasData = false
+            pendingLines = []
+            return
+        }
+        pendingLines.append(line)
+        if line.hasPrefix(":") {
+            comments.append(String(line.dropFirst()).trimmingCharacters(in: .whitespaces))
+        } else if line.hasPrefix("retry: ") {
+            retry = Int(line.dropFirst(7))
+        } else if line.hasPrefix("event: ") {
+            pending.event = String(line.dropFirst(7))
+        } else if line.hasPrefix("id: ") {
+            pending.id = String(line.dropFirst(4))
+        } else if line.hasPrefix("data: ") {
+            pending.data += (pendingHasData ? "\n" : "") + line.dropFirst(6)
+            pendingHasData = true
+        }
     }
 }

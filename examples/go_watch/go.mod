@@ -1,0 +1,3 @@
+module example.com/genidd/go_watch
+
+go 1.19
