@@ -1,7 +1,8 @@
-import GeniddGeneration
-import GeniddServer
-import GeniddSystem
 import Testing
+
+@testable import GeniddGeneration
+@testable import GeniddServer
+@testable import GeniddSystem
 
 @Suite("kmsg records and the VM fork counter")
 struct KmsgTests {

@@ -1,7 +1,8 @@
-import GeniddGeneration
-import GeniddServer
-import GeniddSystem
 import Testing
+
+@testable import GeniddGeneration
+@testable import GeniddServer
+@testable import GeniddSystem
 
 @Suite("Parsing of flags, queries, counters and JSON")
 struct ParsingTests {

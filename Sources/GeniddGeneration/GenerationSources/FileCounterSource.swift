@@ -7,35 +7,35 @@ import GeniddSystem
 /// The `file:PATH` source: a decimal counter in a regular file, watched with
 /// inotify on its directory (``PathWatch``) so that both writes and atomic
 /// replacement by rename are seen. For tests, demos, guest agents and CRIU setups.
-public final class FileCounterSource: GenerationSource {
-    public let name: String
-    public let notification = ChangeNotification.inotify
-    public let checkInterval: Duration? = nil
-    public var descriptor: Int32 { watch?.descriptor ?? -1 }
+final class FileCounterSource: GenerationSource {
+    let name: String
+    let notification = ChangeNotification.inotify
+    let checkInterval: Duration? = nil
+    var descriptor: Int32 { watch?.descriptor ?? -1 }
 
     private let path: String
     private var watch: PathWatch?
 
-    public init(path: String) {
+    init(path: String) {
         self.path = path
         name = "file:" + path
     }
 
-    public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
+    func open(resume: SourceCheckpoint?) throws -> SourceEvent {
         watch = try PathWatch(path: path)
         return readCounter()
     }
 
-    public func check() throws -> [SourceEvent] {
+    func check() throws -> [SourceEvent] {
         guard let watch, try watch.drain().any else { return [] }
         return [readCounter()]
     }
 
-    public func close() {
+    func close() {
         watch = nil
     }
 
-    public func makeBumper() -> (any GenerationBumper)? {
+    func makeBumper() -> (any GenerationBumper)? {
         FileCounterBumper(path: path)
     }
 
@@ -55,7 +55,7 @@ public final class FileCounterSource: GenerationSource {
     }
 
     /// A decimal counter with optional surrounding whitespace.
-    public static func parseCounter(_ bytes: [UInt8]) -> Result<UInt64, CounterFormatError> {
+    static func parseCounter(_ bytes: [UInt8]) -> Result<UInt64, CounterFormatError> {
         let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
         if text.isEmpty {
             return .failure(.empty)
@@ -71,12 +71,12 @@ public final class FileCounterSource: GenerationSource {
 }
 
 /// Why a counter file's contents were rejected.
-public enum CounterFormatError: Error, CustomStringConvertible, Sendable, Equatable {
+enum CounterFormatError: Error, CustomStringConvertible, Sendable, Equatable {
     case empty
     case notDecimal
     case outOfRange
 
-    public var description: String {
+    var description: String {
         switch self {
         case .empty: return "the file is empty (expected a decimal counter)"
         case .notDecimal: return "the file does not hold a decimal counter"

@@ -63,7 +63,7 @@ struct SysgenidBumper: GenerationBumper {
 }
 
 /// A bump that could not be made (answered 409), with a message naming the counter.
-public struct BumpError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+struct BumpError: Error, CustomStringConvertible, Sendable {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -3,15 +3,15 @@ import GeniddSystem
 /// One observation of a source's counter.
 public struct SourceReading: Sendable, Equatable {
     /// The source's counter.
-    public var generation: UInt64
+    var generation: UInt64
     /// The source's resume point, persisted with the state (nil when it has none).
-    public var cursor: String?
+    var cursor: String?
     /// Set when the source cannot rule out a missed change (lost kernel log
     /// records, a sequence gap...). genidd then reports a change even if
     /// `generation` looks the same.
-    public var doubt: String?
+    var doubt: String?
 
-    public init(generation: UInt64, cursor: String? = nil, doubt: String? = nil) {
+    init(generation: UInt64, cursor: String? = nil, doubt: String? = nil) {
         self.generation = generation
         self.cursor = cursor
         self.doubt = doubt
@@ -31,10 +31,10 @@ public enum SourceEvent: Sendable, Equatable {
 /// Where the last run of a source stopped, handed back when it is reopened
 /// (after a failure or a daemon restart within the same boot).
 public struct SourceCheckpoint: Sendable, Equatable {
-    public var generation: UInt64
-    public var cursor: String?
+    var generation: UInt64
+    var cursor: String?
 
-    public init(generation: UInt64, cursor: String?) {
+    init(generation: UInt64, cursor: String?) {
         self.generation = generation
         self.cursor = cursor
     }
@@ -83,8 +83,8 @@ public protocol GenerationSource: AnyObject {
 }
 
 extension GenerationSource {
-    public var acknowledgesDelivery: Bool { false }
-    public func delivered(_ reading: SourceReading) {}
-    public func status() -> [(String, JSONValue)] { [] }
-    public func makeBumper() -> (any GenerationBumper)? { nil }
+    var acknowledgesDelivery: Bool { false }
+    func delivered(_ reading: SourceReading) {}
+    func status() -> [(String, JSONValue)] { [] }
+    func makeBumper() -> (any GenerationBumper)? { nil }
 }

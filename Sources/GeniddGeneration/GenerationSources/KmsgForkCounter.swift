@@ -4,18 +4,18 @@ import GeniddSystem
 /// message is the one `drivers/char/random.c` prints when the vmgenid driver
 /// reports a new generation. Tracks the record sequence so that restarts
 /// neither count twice nor miss, and turns any gap into a doubt.
-public struct KmsgForkCounter: Sendable, Equatable {
+struct KmsgForkCounter: Sendable, Equatable {
     /// What `random.c` prints, with its `random: ` prefix, on every VM fork.
-    public static let forkMessage = "random: crng reseeded due to virtual machine fork"
+    static let forkMessage = "random: crng reseeded due to virtual machine fork"
 
     /// Forks counted (plus one per doubt).
-    public private(set) var generation: UInt64
+    private(set) var generation: UInt64
     /// The sequence number of the last record seen, or nil before the first.
-    public private(set) var lastSequence: UInt64?
+    private(set) var lastSequence: UInt64?
     /// Why the counter cannot rule out a missed fork since the last `takeDoubt()`.
-    public private(set) var doubt: String?
+    private(set) var doubt: String?
 
-    public init(generation: UInt64 = 0, lastSequence: UInt64? = nil) {
+    init(generation: UInt64 = 0, lastSequence: UInt64? = nil) {
         self.generation = generation
         self.lastSequence = lastSequence
     }
@@ -23,7 +23,7 @@ public struct KmsgForkCounter: Sendable, Equatable {
     /// Feeds one record. Records at or before `lastSequence` were already
     /// counted and are skipped. Returns true when the record is a VM fork.
     @discardableResult
-    public mutating func feed(_ record: KmsgRecord) -> Bool {
+    mutating func feed(_ record: KmsgRecord) -> Bool {
         if let last = lastSequence {
             if record.sequence <= last {
                 return false
@@ -43,12 +43,12 @@ public struct KmsgForkCounter: Sendable, Equatable {
     }
 
     /// The kernel reported `EPIPE`: records were overwritten before genidd read them.
-    public mutating func recordsLost() {
+    mutating func recordsLost() {
         noteLoss("the kernel log overwrote records before genidd read them (EPIPE)")
     }
 
     /// Returns and clears the pending doubt.
-    public mutating func takeDoubt() -> String? {
+    mutating func takeDoubt() -> String? {
         defer { doubt = nil }
         return doubt
     }

@@ -2,18 +2,18 @@ import GeniddSystem
 
 /// One record read from `/dev/kmsg`: `PRI,SEQ,TIMESTAMP,FLAGS[,...];MESSAGE\n`
 /// followed by optional ` KEY=VALUE` lines (Documentation/ABI/testing/dev-kmsg).
-public struct KmsgRecord: Sendable, Equatable {
+struct KmsgRecord: Sendable, Equatable {
     /// Syslog facility: 0 only for messages printed by the kernel itself.
     /// `/dev/kmsg` writers from userspace always get a non-zero facility.
-    public var facility: Int
-    public var level: Int
-    public var sequence: UInt64
-    public var timestampMicroseconds: UInt64
+    var facility: Int
+    var level: Int
+    var sequence: UInt64
+    var timestampMicroseconds: UInt64
     /// The message text, with the kernel's `\xNN` escapes left as they are.
-    public var message: String
+    var message: String
 
     /// Parses one record, or returns nil when the bytes are not a record.
-    public static func parse<Bytes: Collection>(_ bytes: Bytes) -> KmsgRecord?
+    static func parse<Bytes: Collection>(_ bytes: Bytes) -> KmsgRecord?
     where Bytes.Element == UInt8 {
         guard let semicolon = bytes.firstIndex(of: UInt8(ascii: ";")) else { return nil }
         let prefix = bytes[bytes.startIndex..<semicolon].split(

@@ -11,11 +11,11 @@ import GeniddSystem
 /// kernel-facility records count (userspace cannot forge facility 0 through
 /// `/dev/kmsg`), and the record sequence number is the cursor that survives
 /// daemon restarts within a boot.
-public final class KmsgSource: GenerationSource {
-    public let name = "kmsg"
-    public let notification = ChangeNotification.poll
-    public let checkInterval: Duration? = nil
-    public var descriptor: Int32 { file?.raw ?? -1 }
+final class KmsgSource: GenerationSource {
+    let name = "kmsg"
+    let notification = ChangeNotification.poll
+    let checkInterval: Duration? = nil
+    var descriptor: Int32 { file?.raw ?? -1 }
 
     private let path: String
     private var file: OwnedDescriptor?
@@ -24,12 +24,12 @@ public final class KmsgSource: GenerationSource {
     /// Called with warnings worth a log line (wrapped log on first start).
     private let warn: (String) -> Void
 
-    public init(path: String = "/dev/kmsg", warn: @escaping (String) -> Void = { _ in }) {
+    init(path: String = "/dev/kmsg", warn: @escaping (String) -> Void = { _ in }) {
         self.path = path
         self.warn = warn
     }
 
-    public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
+    func open(resume: SourceCheckpoint?) throws -> SourceEvent {
         close()
         let file: OwnedDescriptor
         do {
@@ -55,7 +55,7 @@ public final class KmsgSource: GenerationSource {
         return .reading(currentReading())
     }
 
-    public func check() throws -> [SourceEvent] {
+    func check() throws -> [SourceEvent] {
         let before = (counter.generation, counter.lastSequence)
         _ = try drain()
         if counter.generation == before.0 && counter.lastSequence == before.1 && counter.doubt == nil {
@@ -64,7 +64,7 @@ public final class KmsgSource: GenerationSource {
         return [.reading(currentReading())]
     }
 
-    public func close() {
+    func close() {
         file = nil
     }
 

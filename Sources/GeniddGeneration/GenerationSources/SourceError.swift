@@ -25,7 +25,7 @@ public enum SourceError: Error, CustomStringConvertible, Sendable, Equatable {
         case missing, permission, malformed, io, unavailable
     }
 
-    public var reason: Reason {
+    var reason: Reason {
         switch self {
         case .missing: return .missing
         case .permission: return .permission
@@ -45,7 +45,7 @@ public enum SourceError: Error, CustomStringConvertible, Sendable, Equatable {
 
     /// Any error a source threw, classified: system call failures by their
     /// errno, file checks as malformed contents.
-    public init(_ error: any Error) {
+    init(_ error: any Error) {
         switch error {
         case let error as SourceError:
             self = error

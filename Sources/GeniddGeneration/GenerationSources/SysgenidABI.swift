@@ -9,7 +9,7 @@ import GeniddSystem
 /// `genidd_kernel_abi.h`); genidd finds out which one a device speaks when it
 /// opens it, without changing the device's state, and reports it in `/readyz`
 /// as `sysgenid_abi`.
-public enum SysgenidABI: String, Sendable {
+enum SysgenidABI: String, Sendable {
     /// Patch v4 (seed 004): magic 0x2d with `GET_OUTDATED_WATCHERS`,
     /// `WAIT_WATCHERS` and `FORCE_GEN_UPDATE`; every open file is a watcher.
     case v4
@@ -36,7 +36,7 @@ public enum SysgenidABI: String, Sendable {
     /// Neither moves the counter, acknowledges anything or starts tracking.
     /// (Trying `_IO(0xE4, 1)` instead would be `WAIT_WATCHERS` on v5 and
     /// block; `_IO(0xE4, 2)` would force a new generation there.)
-    public static func detect(_ file: OwnedDescriptor, writable: Bool) -> SysgenidABI {
+    static func detect(_ file: OwnedDescriptor, writable: Bool) -> SysgenidABI {
         do {
             _ = try KernelShims.sysgenidOutdatedWatchers(file)
             return .v4

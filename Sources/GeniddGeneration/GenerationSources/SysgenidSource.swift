@@ -19,12 +19,12 @@ import GeniddSystem
 ///
 /// A regular file with the same layout (a u32 at offset 0, as AWS-LC's tests
 /// and genidd's own `--export-sysgenid` use) is mapped and watched with inotify.
-public final class SysgenidSource: GenerationSource {
-    public static let defaultPath = "/dev/sysgenid"
-    public let name: String
-    public let notification = ChangeNotification.poll
-    public let checkInterval: Duration? = nil
-    public var descriptor: Int32 { events?.descriptor ?? -1 }
+final class SysgenidSource: GenerationSource {
+    static let defaultPath = "/dev/sysgenid"
+    let name: String
+    let notification = ChangeNotification.poll
+    let checkInterval: Duration? = nil
+    var descriptor: Int32 { events?.descriptor ?? -1 }
 
     private let path: String
     private let log: (String) -> Void
@@ -42,13 +42,13 @@ public final class SysgenidSource: GenerationSource {
     private static let deviceTag: UInt64 = 1
     private static let watchTag: UInt64 = 2
 
-    public init(path: String = SysgenidSource.defaultPath, log: @escaping (String) -> Void = { _ in }) {
+    init(path: String = SysgenidSource.defaultPath, log: @escaping (String) -> Void = { _ in }) {
         self.path = path
         self.log = log
         name = path == Self.defaultPath ? "sysgenid" : "sysgenid:" + path
     }
 
-    public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
+    func open(resume: SourceCheckpoint?) throws -> SourceEvent {
         close()
         var writable = true
         let device: MappedDevice
@@ -89,7 +89,7 @@ public final class SysgenidSource: GenerationSource {
         return .reading(SourceReading(generation: UInt64(last)))
     }
 
-    public func check() throws -> [SourceEvent] {
+    func check() throws -> [SourceEvent] {
         guard let device, let events else { return [] }
         var value: UInt32?
         for (tag, bits) in events.ready() {
@@ -121,9 +121,9 @@ public final class SysgenidSource: GenerationSource {
         return [.reading(SourceReading(generation: UInt64(value)))]
     }
 
-    public var acknowledgesDelivery: Bool { canAcknowledge }
+    var acknowledgesDelivery: Bool { canAcknowledge }
 
-    public func delivered(_ reading: SourceReading) {
+    func delivered(_ reading: SourceReading) {
         guard canAcknowledge, let device, let pending = unacknowledged,
             UInt64(pending) == reading.generation
         else { return }
@@ -138,7 +138,7 @@ public final class SysgenidSource: GenerationSource {
         }
     }
 
-    public func status() -> [(String, JSONValue)] {
+    func status() -> [(String, JSONValue)] {
         guard let device, let abi else { return [] }
         var facts: [(String, JSONValue)] = [("sysgenid_abi", .string(abi.rawValue))]
         if abi.countsOutdatedWatchers, let outdated = try? KernelShims.sysgenidOutdatedWatchers(device.file) {
@@ -147,13 +147,13 @@ public final class SysgenidSource: GenerationSource {
         return facts
     }
 
-    public func close() {
+    func close() {
         events = nil
         device = nil
         abi = nil
     }
 
-    public func makeBumper() -> (any GenerationBumper)? {
+    func makeBumper() -> (any GenerationBumper)? {
         SysgenidBumper(path: path)
     }
 

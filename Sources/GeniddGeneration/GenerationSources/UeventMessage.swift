@@ -3,13 +3,13 @@ import GeniddSystem
 /// A kernel uevent as broadcast on `NETLINK_KOBJECT_UEVENT`:
 /// `ACTION@DEVPATH\0` followed by `KEY=VALUE\0` pairs. Messages that udev
 /// re-broadcasts start with `libudev\0` and are not kernel uevents.
-public struct UeventMessage: Sendable, Equatable {
-    public var action: String
-    public var devicePath: String
-    public var environment: [String: String]
+struct UeventMessage: Sendable, Equatable {
+    var action: String
+    var devicePath: String
+    var environment: [String: String]
 
     /// Parses a datagram, or returns nil when it is not a kernel uevent.
-    public static func parse<Bytes: Collection>(_ bytes: Bytes) -> UeventMessage?
+    static func parse<Bytes: Collection>(_ bytes: Bytes) -> UeventMessage?
     where Bytes.Element == UInt8 {
         let fields = bytes.split(separator: 0, omittingEmptySubsequences: true).map {
             String(decoding: $0, as: UTF8.self)
@@ -27,7 +27,7 @@ public struct UeventMessage: Sendable, Equatable {
 
     /// True for the uevent Linux 6.8.0–6.8.7's vmgenid driver sends on a new
     /// VM generation: a `change` of a device bound to `vmgenid` carrying `NEW_VMGENID=1`.
-    public var isNewVMGeneration: Bool {
+    var isNewVMGeneration: Bool {
         action == "change" && environment["NEW_VMGENID"] == "1" && environment["DRIVER"] == "vmgenid"
     }
 }

@@ -11,11 +11,11 @@ import GeniddSystem
 /// can broadcast forged uevents to group 1 from userspace. Events cannot be
 /// replayed, so a restart within a boot, or a receive-buffer overrun
 /// (`ENOBUFS`), is reported as a change: genidd may have missed one.
-public final class UeventSource: GenerationSource {
-    public let name = "uevent"
-    public let notification = ChangeNotification.poll
-    public let checkInterval: Duration? = nil
-    public var descriptor: Int32 { socket?.raw ?? -1 }
+final class UeventSource: GenerationSource {
+    let name = "uevent"
+    let notification = ChangeNotification.poll
+    let checkInterval: Duration? = nil
+    var descriptor: Int32 { socket?.raw ?? -1 }
 
     private var socket: OwnedDescriptor?
     private var generation: UInt64 = 0
@@ -23,11 +23,11 @@ public final class UeventSource: GenerationSource {
     private var buffer = [UInt8](repeating: 0, count: 8192)
     private let log: (String) -> Void
 
-    public init(log: @escaping (String) -> Void = { _ in }) {
+    init(log: @escaping (String) -> Void = { _ in }) {
         self.log = log
     }
 
-    public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
+    func open(resume: SourceCheckpoint?) throws -> SourceEvent {
         close()
         let socket = try KernelShims.ueventOpen()
         // Best effort: a smaller buffer only makes an overrun (a reported change) likelier.
@@ -42,7 +42,7 @@ public final class UeventSource: GenerationSource {
         return .reading(SourceReading(generation: generation, doubt: doubt))
     }
 
-    public func check() throws -> [SourceEvent] {
+    func check() throws -> [SourceEvent] {
         guard let socket else { return [] }
         var doubt: String?
         var changed = false
@@ -76,7 +76,7 @@ public final class UeventSource: GenerationSource {
         return changed ? [.reading(SourceReading(generation: generation, doubt: doubt))] : []
     }
 
-    public func close() {
+    func close() {
         socket = nil
     }
 }

@@ -17,15 +17,15 @@ import GeniddSystem
 ///
 /// In `disruptionOnly` mode the source reports only disruptions; genidd uses
 /// that beside another generation source when the VMClock has no counter.
-public final class VMClockSource: GenerationSource {
-    public static let defaultPath = "/dev/vmclock0"
-    public let name: String
-    public private(set) var notification = ChangeNotification.interval
-    public var checkInterval: Duration? {
+final class VMClockSource: GenerationSource {
+    static let defaultPath = "/dev/vmclock0"
+    let name: String
+    private(set) var notification = ChangeNotification.interval
+    var checkInterval: Duration? {
         if tornRetry { return .milliseconds(1) }
         return notification == .interval ? interval : nil
     }
-    public var descriptor: Int32 { events?.descriptor ?? -1 }
+    var descriptor: Int32 { events?.descriptor ?? -1 }
 
     private let path: String
     private let interval: Duration
@@ -40,7 +40,7 @@ public final class VMClockSource: GenerationSource {
     private static let deviceTag: UInt64 = 1
     private static let watchTag: UInt64 = 2
 
-    public init(
+    init(
         path: String = VMClockSource.defaultPath, interval: Duration = .milliseconds(100), disruptionOnly: Bool = false
     ) {
         self.path = path
@@ -50,7 +50,7 @@ public final class VMClockSource: GenerationSource {
     }
 
     /// Reads the page once without keeping it open: what `auto` uses to decide.
-    public static func inspect(path: String) throws -> VMClockSnapshot {
+    static func inspect(path: String) throws -> VMClockSnapshot {
         let source = VMClockSource(path: path, disruptionOnly: true)
         defer { source.close() }
         _ = try source.open(resume: nil)
@@ -58,7 +58,7 @@ public final class VMClockSource: GenerationSource {
         return snapshot
     }
 
-    public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
+    func open(resume: SourceCheckpoint?) throws -> SourceEvent {
         close()
         do {
             let device = try MappedDevice(
@@ -97,7 +97,7 @@ public final class VMClockSource: GenerationSource {
         }
     }
 
-    public func check() throws -> [SourceEvent] {
+    func check() throws -> [SourceEvent] {
         guard let device, let events, let previous = last else { return [] }
         for (tag, bits) in events.ready() {
             if tag == Self.watchTag, try device.watch.drain().nameTouched {
@@ -144,14 +144,14 @@ public final class VMClockSource: GenerationSource {
         _ = scratch.withUnsafeMutableBytes { pread(device.descriptor, $0.baseAddress, $0.count, 0) }
     }
 
-    public func status() -> [(String, JSONValue)] {
+    func status() -> [(String, JSONValue)] {
         guard let last else { return [] }
         return [
             ("vmclock_flags", .uint(last.flags)), ("vmclock_disruption_marker", .uint(last.disruptionMarker)),
         ]
     }
 
-    public func close() {
+    func close() {
         events = nil
         device = nil
     }

@@ -9,24 +9,24 @@ import GeniddSystem
 /// for exactly 4 bytes at offset 0 (anything else is `EINVAL`); `mmap()` gives
 /// the live counter. The ABI has no notification, so genidd re-reads the
 /// mapped word every `checkInterval` milliseconds: one memory read, no syscall.
-public final class VmgenidSource: GenerationSource {
-    public static let defaultPath = "/dev/vmgenid"
-    public let name: String
-    public let notification = ChangeNotification.interval
-    public let checkInterval: Duration?
-    public var descriptor: Int32 { device?.watch.descriptor ?? -1 }
+final class VmgenidSource: GenerationSource {
+    static let defaultPath = "/dev/vmgenid"
+    let name: String
+    let notification = ChangeNotification.interval
+    let checkInterval: Duration?
+    var descriptor: Int32 { device?.watch.descriptor ?? -1 }
 
     private let path: String
     private var device: MappedDevice?
     private var last: UInt32 = 0
 
-    public init(path: String = VmgenidSource.defaultPath, interval: Duration = .milliseconds(100)) {
+    init(path: String = VmgenidSource.defaultPath, interval: Duration = .milliseconds(100)) {
         self.path = path
         name = path == Self.defaultPath ? "vmgenid" : "vmgenid:" + path
         checkInterval = interval
     }
 
-    public func open(resume: SourceCheckpoint?) throws -> SourceEvent {
+    func open(resume: SourceCheckpoint?) throws -> SourceEvent {
         let device = try MappedDevice(path: path, flags: O_RDONLY, minimumSize: 4, contents: "the counter")
         let value = try Self.readCounter(device)
         self.device = device
@@ -34,7 +34,7 @@ public final class VmgenidSource: GenerationSource {
         return .reading(SourceReading(generation: UInt64(value)))
     }
 
-    public func check() throws -> [SourceEvent] {
+    func check() throws -> [SourceEvent] {
         guard let device else { return [] }
         if try device.watch.drain().nameTouched {
             try device.checkStillPresent()
@@ -45,7 +45,7 @@ public final class VmgenidSource: GenerationSource {
         return [.reading(SourceReading(generation: UInt64(value)))]
     }
 
-    public func close() {
+    func close() {
         device = nil
     }
 

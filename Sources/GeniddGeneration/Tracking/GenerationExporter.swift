@@ -47,17 +47,17 @@ public final class GenerationExporter: @unchecked Sendable {
     }
 
     /// True when there is nothing to export.
-    public var isEmpty: Bool { files.isEmpty }
+    var isEmpty: Bool { files.isEmpty }
 
     /// The largest counter an export file held at start: a new instance
     /// begins its `seq` above it, so that readers never see a value again.
-    public var highestExported: UInt32 {
+    var highestExported: UInt32 {
         files.map(\.initialValue).max() ?? 0
     }
 
     /// Writes the low 32 bits of `seq` to every file. Returns one problem per
     /// file that could not be updated (empty when all hold `seq`).
-    public func export(seq: UInt64) -> [String] {
+    func export(seq: UInt64) -> [String] {
         let value = UInt32(truncatingIfNeeded: seq)
         var problems: [String] = []
         for file in files {

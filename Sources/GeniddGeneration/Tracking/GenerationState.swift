@@ -9,7 +9,7 @@ public struct GenerationState: Sendable, Equatable {
     /// Change sequence: +1 per reported change, never backwards within a boot.
     public var seq: UInt64
     /// `sha256:` + HMAC of the VM generation UUID, or nil when no UUID is configured.
-    public var uuidHash: String?
+    var uuidHash: String?
     /// The source's name, for example `kmsg` or `file:/run/counter`.
     public var source: String
     /// Wall-clock milliseconds since the epoch when this `seq` was reported.
@@ -25,7 +25,7 @@ public struct GenerationState: Sendable, Equatable {
     /// Why the source is failing, when it is.
     public var staleReason: String?
 
-    public init(
+    init(
         generation: UInt64, seq: UInt64, uuidHash: String?, source: String,
         changedAtMilliseconds: Int64, instance: String, generationID: String, stale: Bool,
         staleReason: String? = nil
@@ -44,20 +44,20 @@ public struct GenerationState: Sendable, Equatable {
     /// The largest `seq` genidd issues: 2^53-1, the largest integer a
     /// JavaScript client (and any JSON parser that uses doubles) reads exactly.
     /// Past it, or when a saved `seq` is beyond it, genidd starts a new instance.
-    public static let maximumSeq: UInt64 = (1 << 53) - 1
+    static let maximumSeq: UInt64 = (1 << 53) - 1
 
     /// A new random instance (64 bits from the kernel CSPRNG, as hex).
-    public static func newInstance() -> String {
+    static func newInstance() -> String {
         RandomBytes.hex(count: 8)
     }
 
     /// A new generation id: 128 bits from the kernel CSPRNG, as 32 lowercase hex digits.
-    public static func newGenerationID() -> String {
+    static func newGenerationID() -> String {
         RandomBytes.hex(count: 16)
     }
 
     /// True for what ``newGenerationID()`` returns: exactly 32 lowercase hex digits.
-    public static func isValidGenerationID(_ text: String) -> Bool {
+    static func isValidGenerationID(_ text: String) -> Bool {
         text.utf8.count == 32 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 

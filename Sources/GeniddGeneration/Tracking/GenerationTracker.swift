@@ -99,14 +99,14 @@ public final class GenerationTracker: @unchecked Sendable {
     public var current: GenerationState { state }
 
     /// Where `source` should resume, when the saved state came from the same source.
-    public func checkpoint(for source: any GenerationSource) -> SourceCheckpoint? {
+    func checkpoint(for source: any GenerationSource) -> SourceCheckpoint? {
         guard hasReading, state.source == source.name else { return nil }
         return SourceCheckpoint(generation: state.generation, cursor: cursor)
     }
 
     /// Applies one event from `source`. Returns true when it published a new `seq`.
     @discardableResult
-    public func handle(_ event: SourceEvent, from source: any GenerationSource) -> Bool {
+    func handle(_ event: SourceEvent, from source: any GenerationSource) -> Bool {
         switch event {
         case .reading(let reading):
             return apply(reading, from: source)
@@ -121,22 +121,22 @@ public final class GenerationTracker: @unchecked Sendable {
     }
 
     /// Waits (at most a second) until the last change reached every SSE subscriber's socket.
-    public func awaitDelivery() {
+    func awaitDelivery() {
         if !publisher.waitUntilDelivered(timeout: .seconds(1)) {
             logger.warning("some SSE subscribers had not taken the change after 1 s; acknowledging anyway")
         }
     }
 
     /// HTTP watchers that have not acknowledged the current `seq`.
-    public var outdatedWatchers: Int { publisher.outdatedWatcherCount }
+    var outdatedWatchers: Int { publisher.outdatedWatcherCount }
 
     /// Records what the source reports about itself for `/readyz`.
-    public func updateStatus(_ status: [(String, JSONValue)]) {
+    func updateStatus(_ status: [(String, JSONValue)]) {
         publisher.reportSourceStatus(status)
     }
 
     /// Marks the state stale: the source failed and the last state is all genidd knows.
-    public func sourceFailed(_ error: SourceError) {
+    func sourceFailed(_ error: SourceError) {
         failedSinceLastReading = true
         let reason = error.description
         guard !state.stale || state.staleReason != reason else { return }
@@ -149,10 +149,10 @@ public final class GenerationTracker: @unchecked Sendable {
 
     /// True while the state or an export file could not be written; the
     /// source thread then calls ``retryWrites()`` every second.
-    public var hasFailedWrites: Bool { saveProblem != nil || !exportProblems.isEmpty }
+    var hasFailedWrites: Bool { saveProblem != nil || !exportProblems.isEmpty }
 
     /// Writes again what could not be written (the state, export files).
-    public func retryWrites() {
+    func retryWrites() {
         if saveProblem != nil {
             persist(durable: true)
         }

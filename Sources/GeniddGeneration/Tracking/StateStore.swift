@@ -6,18 +6,18 @@ import GeniddSystem
 
 /// What genidd keeps across its own restarts within one boot, so that `seq`
 /// never goes backwards for clients.
-public struct PersistedState: Sendable, Equatable {
-    public var bootID: String
-    public var instance: String
-    public var seq: UInt64
-    public var generation: UInt64
-    public var source: String
+struct PersistedState: Sendable, Equatable {
+    var bootID: String
+    var instance: String
+    var seq: UInt64
+    var generation: UInt64
+    var source: String
     /// The source's own resume point (for `kmsg`: the last record sequence number read).
-    public var cursor: String?
-    public var changedAtMilliseconds: Int64
-    public var uuidHash: String?
+    var cursor: String?
+    var changedAtMilliseconds: Int64
+    var uuidHash: String?
     /// The random id of this `seq` (``GenerationState/generationID``).
-    public var generationID: String
+    var generationID: String
 }
 
 /// The state directory (default `/run/genidd`): `state.json`, written
@@ -35,7 +35,7 @@ public final class StateStore: @unchecked Sendable {
     var statePath: String { directory + "/state.json" }
 
     /// What `load()` found.
-    public enum Loaded: Sendable, Equatable {
+    enum Loaded: Sendable, Equatable {
         /// No saved state.
         case absent
         /// A saved state that passed every check.
@@ -65,7 +65,7 @@ public final class StateStore: @unchecked Sendable {
     /// The saved state. Throws only when `state.json` is not a regular file
     /// (genidd refuses to start rather than guess); an unreadable, malformed
     /// or implausible file is `.rejected`.
-    public func load() throws -> Loaded {
+    func load() throws -> Loaded {
         let bytes: [UInt8]
         do {
             bytes = try FileIO.readSmallFile(statePath, limit: 65536)
@@ -112,7 +112,7 @@ public final class StateStore: @unchecked Sendable {
 
     /// Writes the state atomically. With `durable` (every new `seq`) the data
     /// and the rename are on disk when this returns.
-    public func save(_ state: PersistedState, durable: Bool = true) throws {
+    func save(_ state: PersistedState, durable: Bool = true) throws {
         let document = JSONValue.object([
             ("version", .int(1)),
             ("boot_id", .string(state.bootID)),
@@ -131,7 +131,7 @@ public final class StateStore: @unchecked Sendable {
 
     /// Removes the saved state after a failed save, so that a restart cannot
     /// resume from an older `seq`. Throws when even that fails.
-    public func invalidate() throws {
+    func invalidate() throws {
         if unlink(statePath) != 0 && errno != ENOENT {
             throw SystemError("unlink", path: statePath)
         }
@@ -188,10 +188,10 @@ public final class StateStore: @unchecked Sendable {
 }
 
 /// A state directory genidd cannot use.
-public enum StateStoreError: Error, CustomStringConvertible, Sendable {
+enum StateStoreError: Error, CustomStringConvertible, Sendable {
     case inUse(directory: String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .inUse(let directory):
             return "\(directory): another genidd is using this state directory (its lock is held)"

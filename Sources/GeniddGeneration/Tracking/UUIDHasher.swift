@@ -73,7 +73,7 @@ public final class UUIDHasher: @unchecked Sendable {
     }
 
     /// True for `sha256:` and 64 lowercase hex digits, the only form `hash()` returns.
-    public static func isValidHash(_ text: String) -> Bool {
+    static func isValidHash(_ text: String) -> Bool {
         let prefix = "sha256:"
         guard text.hasPrefix(prefix), text.utf8.count == prefix.utf8.count + 64 else { return false }
         return text.utf8.dropFirst(prefix.utf8.count).allSatisfy {
@@ -150,8 +150,8 @@ public final class UUIDHasher: @unchecked Sendable {
 }
 
 /// A UUID file that cannot be used. The message names the file, never its contents.
-public struct UUIDFileError: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public let problem: String
-    public var description: String { "\(path): \(problem)" }
+struct UUIDFileError: Error, CustomStringConvertible, Sendable {
+    let path: String
+    let problem: String
+    var description: String { "\(path): \(problem)" }
 }

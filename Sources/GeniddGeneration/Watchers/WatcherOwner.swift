@@ -4,20 +4,20 @@ import GeniddSystem
 /// (the kernel vouches for it), and/or a secret that the creator chose or
 /// was given (`Genidd-Watcher-Secret`), which is what a TCP client presents.
 /// Only the owner, or an admin, may refresh, acknowledge or delete it.
-public struct WatcherOwner: Sendable, Equatable {
-    public var uid: UInt32?
-    public var secret: [UInt8]?
+struct WatcherOwner: Sendable, Equatable {
+    var uid: UInt32?
+    var secret: [UInt8]?
     /// The creating peer, for the per-owner cap (`uid N`, or an address).
-    public var peer: String
+    var peer: String
 
-    public init(uid: UInt32?, secret: [UInt8]?, peer: String) {
+    init(uid: UInt32?, secret: [UInt8]?, peer: String) {
         self.uid = uid
         self.secret = secret
         self.peer = peer
     }
 
     /// True when `claim` proves ownership (or is an admin's).
-    public func accepts(_ claim: WatcherClaim) -> Bool {
+    func accepts(_ claim: WatcherClaim) -> Bool {
         if claim.isAdmin {
             return true
         }
@@ -31,7 +31,7 @@ public struct WatcherOwner: Sendable, Equatable {
     }
 
     /// Who it is, for messages (never the secret).
-    public var description: String {
+    var description: String {
         if let uid {
             return secret == nil ? "uid \(uid)" : "uid \(uid) or the holder of its secret"
         }
@@ -42,13 +42,13 @@ public struct WatcherOwner: Sendable, Equatable {
 /// What a request proves about its sender, for watcher ownership.
 public struct WatcherClaim: Sendable {
     /// The Unix socket peer's uid (nil on TCP).
-    public var uid: UInt32?
+    var uid: UInt32?
     /// The `Genidd-Watcher-Secret` header, when given.
-    public var secret: [UInt8]?
+    var secret: [UInt8]?
     /// An admin (by uid/gid or admin token) may act on any watcher.
-    public var isAdmin: Bool
+    var isAdmin: Bool
     /// The peer, for the per-owner cap of watchers it creates.
-    public var peer: String
+    var peer: String
 
     public init(uid: UInt32?, secret: [UInt8]?, isAdmin: Bool, peer: String) {
         self.uid = uid

@@ -14,20 +14,20 @@ public struct WatcherRegistry: Sendable {
         public var name: String
         /// The last `seq` it handled, or nil when it has acknowledged nothing
         /// in the current instance (restored from another series).
-        public var acknowledgedSeq: UInt64?
-        public var registeredAtMilliseconds: Int64
-        public var lastSeenMilliseconds: Int64
+        var acknowledgedSeq: UInt64?
+        var registeredAtMilliseconds: Int64
+        var lastSeenMilliseconds: Int64
         /// Monotonic time of the last sign of life, for expiry.
-        public var lastSeenMonotonic: MonotonicInstant
+        var lastSeenMonotonic: MonotonicInstant
         /// Open SSE streams subscribed under this name.
-        public var connectedStreams: Int
-        public var owner: WatcherOwner
+        var connectedStreams: Int
+        var owner: WatcherOwner
     }
 
     public struct Expiry: Sendable, Equatable {
         public var name: String
         public var acknowledgedSeq: UInt64?
-        public var expiredAtMilliseconds: Int64
+        var expiredAtMilliseconds: Int64
     }
 
     /// Why a watcher could not be registered or refreshed.
@@ -62,9 +62,9 @@ public struct WatcherRegistry: Sendable {
     private var perPeer: [String: Int] = [:]
     /// The most recent expiries, newest last.
     public private(set) var expired: [Expiry] = []
-    public let expiry: Duration
-    public let limit: Int
-    public let perOwnerLimit: Int
+    let expiry: Duration
+    let limit: Int
+    let perOwnerLimit: Int
     static let expiriesKept = 100
     /// Watchers per page of `GET /v1/watchers`, by default and at most.
     public static let defaultPageSize = 500

@@ -10,31 +10,31 @@ import GeniddSystem
 /// come as the `access_token` query argument of a `GET` or `HEAD`, for
 /// browsers' `EventSource`, which cannot send headers. The admin token is
 /// never taken from a query: one that arrives there is refused.
-public struct AccessPolicy: Sendable {
-    public var adminUIDs: Set<UInt32> = []
-    public var adminGIDs: Set<UInt32> = []
-    public var adminToken: [UInt8]?
-    public var readToken: [UInt8]?
+struct AccessPolicy: Sendable {
+    var adminUIDs: Set<UInt32> = []
+    var adminGIDs: Set<UInt32> = []
+    var adminToken: [UInt8]?
+    var readToken: [UInt8]?
     /// `--read-token-query`: reads may present the read token as `access_token`.
-    public var readTokenInQuery = false
+    var readTokenInQuery = false
 
     /// The query argument that carries the read token.
-    public static let queryTokenName = "access_token"
+    static let queryTokenName = "access_token"
 
-    public init() {}
+    init() {}
 
     /// What the request brings: its listener, Unix peer credentials, headers.
-    public struct Credentials: Sendable {
-        public var listener: ListenerKind
-        public var peer: (uid: UInt32, gid: UInt32)?
-        public var authorization: String?
-        public var forwarded: Bool
+    struct Credentials: Sendable {
+        var listener: ListenerKind
+        var peer: (uid: UInt32, gid: UInt32)?
+        var authorization: String?
+        var forwarded: Bool
         /// The `access_token` query argument of a `GET` or `HEAD`, if any.
-        public var queryToken: [UInt8]? = nil
+        var queryToken: [UInt8]? = nil
     }
 
     /// Throws a 401/403 problem when `credentials` do not grant `level`.
-    public func authorize(_ level: AccessLevel, _ credentials: Credentials) throws(HTTPProblem) {
+    func authorize(_ level: AccessLevel, _ credentials: Credentials) throws(HTTPProblem) {
         let token = Self.bearerToken(credentials.authorization)
         let challenge = [("WWW-Authenticate", "Bearer realm=\"genidd\"")]
         switch level {
@@ -90,7 +90,7 @@ public struct AccessPolicy: Sendable {
     }
 
     /// True when `credentials` would be allowed an admin call.
-    public func grantsAdmin(_ credentials: Credentials) -> Bool {
+    func grantsAdmin(_ credentials: Credentials) -> Bool {
         (try? authorize(.admin, credentials)) != nil
     }
 

@@ -16,21 +16,21 @@ import Synchronization
 /// once. So one careless or hostile neighbour cannot starve the others, nor
 /// the probes that keep genidd alive. A connection that does not finish its
 /// request headers in time (slowloris) is shut down.
-public final class ConnectionTable: Sendable {
-    public struct Limits: Sendable {
+final class ConnectionTable: Sendable {
+    struct Limits: Sendable {
         /// Connections admitted for ordinary requests, all peers together.
-        public var total: Int
+        var total: Int
         /// Connections admitted for ordinary requests, per peer.
-        public var perPeer: Int
+        var perPeer: Int
         /// Probe-only connections per peer beyond its budget; more are refused.
-        public var probesOnlyPerPeer = 8
+        var probesOnlyPerPeer = 8
         /// How long a connection may take to send a request's headers (after
         /// it opened, or after its previous response).
-        public var headerTimeout: Duration
+        var headerTimeout: Duration
         /// The same, for probe-only connections.
-        public var probeHeaderTimeout = Duration.seconds(1)
+        var probeHeaderTimeout = Duration.seconds(1)
 
-        public init(total: Int, perPeer: Int, headerTimeout: Duration) {
+        init(total: Int, perPeer: Int, headerTimeout: Duration) {
             self.total = total
             self.perPeer = perPeer
             self.headerTimeout = headerTimeout
@@ -58,7 +58,7 @@ public final class ConnectionTable: Sendable {
         var activeRequests = 0
     }
 
-    public let limits: Limits
+    let limits: Limits
     /// Header deadlines closer together than this are enforced in one pass.
     static let granularity = Duration.milliseconds(50)
     private let state = Mutex(State())
@@ -70,14 +70,14 @@ public final class ConnectionTable: Sendable {
 
     /// - Parameter wake: the sweeper's wake-up, signalled when a deadline
     ///   comes sooner than it planned to look.
-    public init(limits: Limits, wake: WakeSignal) throws {
+    init(limits: Limits, wake: WakeSignal) throws {
         self.limits = limits
         self.wake = wake
         idle = try WakeSignal()
     }
 
     /// Open connections.
-    public var count: Int { state.withLock { $0.entries.count } }
+    var count: Int { state.withLock { $0.entries.count } }
 
     /// Admits `connection` (setting its `admission`), or returns false to refuse it.
     func open(_ connection: HTTPConnectionRecord) -> Bool {
@@ -159,7 +159,7 @@ public final class ConnectionTable: Sendable {
 
     /// Shuts down connections past their deadline (libmicrohttpd then closes
     /// them). Returns how many, and when to look again. Called by the sweeper.
-    public func expire(now: MonotonicInstant) -> (closed: Int, next: MonotonicInstant) {
+    func expire(now: MonotonicInstant) -> (closed: Int, next: MonotonicInstant) {
         let result = state.withLock { state -> (Int, MonotonicInstant) in
             var closed = 0
             var next = MonotonicInstant.never
@@ -186,7 +186,7 @@ public final class ConnectionTable: Sendable {
     /// Waits until no request is active (every stream ended, every held
     /// request answered) or `timeout` passed; returns true in the first case.
     /// Used at shutdown, before libmicrohttpd may be stopped.
-    public func waitUntilNoRequests(timeout: Duration) -> Bool {
+    func waitUntilNoRequests(timeout: Duration) -> Bool {
         let deadline = MonotonicInstant.now.advanced(by: timeout)
         while true {
             if state.withLock({ $0.activeRequests == 0 }) {

@@ -11,19 +11,19 @@ import GeniddSystem
 /// so a page can only use a token someone gave it. That is also why `*`
 /// may be configured: any page may then read what a client without a token
 /// can (and, with `--read-token-file`, nothing without the token).
-public struct CrossOriginPolicy: Sendable, Equatable {
+struct CrossOriginPolicy: Sendable, Equatable {
     /// Allowed origins, normalized (``normalize(_:)``).
-    public private(set) var origins: Set<String>
+    private(set) var origins: Set<String>
     /// `--cors-origin '*'`: every origin.
-    public private(set) var anyOrigin: Bool
+    private(set) var anyOrigin: Bool
 
-    public init(origins: [String] = []) {
+    init(origins: [String] = []) {
         anyOrigin = origins.contains("*")
         self.origins = Set(origins.filter { $0 != "*" }.compactMap(Self.normalize))
     }
 
     /// True when no origin is configured: genidd adds no CORS header at all.
-    public var isEmpty: Bool { origins.isEmpty && !anyOrigin }
+    var isEmpty: Bool { origins.isEmpty && !anyOrigin }
 
     /// Request headers a cross-origin page may send (`If-None-Match` for
     /// conditional GETs, `Last-Event-ID` for resuming streams, `Authorization`
@@ -34,7 +34,7 @@ public struct CrossOriginPolicy: Sendable, Equatable {
 
     /// The `Access-Control-Allow-Origin` value for a request's `Origin`, or
     /// nil when that origin is not allowed (or there is none).
-    public func allowOriginValue(for origin: String?) -> String? {
+    func allowOriginValue(for origin: String?) -> String? {
         guard let origin, !isEmpty else { return nil }
         if anyOrigin {
             return "*"
@@ -46,7 +46,7 @@ public struct CrossOriginPolicy: Sendable, Equatable {
     /// An origin as browsers serialize it: lowercase `http` or `https`
     /// scheme and host, the port only when it is not the scheme's default, no
     /// path. Nil for anything else (paths, `null`, other schemes, user info).
-    public static func normalize(_ text: String) -> String? {
+    static func normalize(_ text: String) -> String? {
         let lower = text.lowercased()
         let scheme: String
         let defaultPort: String

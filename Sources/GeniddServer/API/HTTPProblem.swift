@@ -3,25 +3,25 @@ import GeniddSystem
 
 /// An error response in `application/problem+json` (RFC 9457), the only
 /// way genidd reports a failed request.
-public struct HTTPProblem: Error, Sendable, Equatable {
-    public var status: Int
-    public var detail: String
+struct HTTPProblem: Error, Sendable, Equatable {
+    var status: Int
+    var detail: String
     /// Extra response headers, such as `Allow` for 405.
-    public var headers: [(String, String)] = []
+    var headers: [(String, String)] = []
 
-    public init(status: Int, detail: String, headers: [(String, String)] = []) {
+    init(status: Int, detail: String, headers: [(String, String)] = []) {
         self.status = status
         self.detail = detail
         self.headers = headers
     }
 
-    public static func == (lhs: HTTPProblem, rhs: HTTPProblem) -> Bool {
+    static func == (lhs: HTTPProblem, rhs: HTTPProblem) -> Bool {
         lhs.status == rhs.status && lhs.detail == rhs.detail
             && lhs.headers.map { $0.0 + ":" + $0.1 } == rhs.headers.map { $0.0 + ":" + $0.1 }
     }
 
     /// The standard reason phrase, used as `title` (as RFC 9457 asks for `about:blank`).
-    public var title: String {
+    var title: String {
         switch status {
         case 400: return "Bad Request"
         case 401: return "Unauthorized"
@@ -41,7 +41,7 @@ public struct HTTPProblem: Error, Sendable, Equatable {
     }
 
     /// The JSON body.
-    public var json: JSONValue {
+    var json: JSONValue {
         .object([
             ("type", .string("about:blank")),
             ("title", .string(title)),

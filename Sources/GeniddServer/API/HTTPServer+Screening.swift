@@ -7,7 +7,7 @@ import GeniddSystem
 /// to parse, a body too large to read. Each failure is answered here, as
 /// problem+json, and closes the connection.
 extension HTTPServer {
-    public func screen(_ request: RequestContext, on connection: HTTPConnection) -> Bool {
+    func screen(_ request: RequestContext, on connection: HTTPConnection) -> Bool {
         request.route = Route(path: request.path)
         if let record = request.connection {
             connections.requestBegan(on: record)

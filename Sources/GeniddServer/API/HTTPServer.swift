@@ -3,11 +3,11 @@ import GeniddSystem
 import Synchronization
 
 /// Limits that keep one client from exhausting the daemon.
-public struct HTTPLimits: Sendable {
+struct HTTPLimits: Sendable {
     /// Largest request body accepted (acknowledgements and bumps are tiny JSON).
-    public var maxBodyBytes: Int
+    var maxBodyBytes: Int
 
-    public init(maxBodyBytes: Int = 1024) {
+    init(maxBodyBytes: Int = 1024) {
         self.maxBodyBytes = maxBodyBytes
     }
 }
@@ -16,11 +16,11 @@ public struct HTTPLimits: Sendable {
 /// libmicrohttpd's worker threads; never blocks and never awaits. Routes live
 /// in `HTTPServer+Generation.swift` and `HTTPServer+Watchers.swift`, the
 /// checks every request passes before them in `HTTPServer+Screening.swift`.
-public final class HTTPServer: HTTPRequestHandling {
+final class HTTPServer: HTTPRequestHandling {
     let hub: GenerationHub
     let limits: HTTPLimits
     /// Open connections per peer, and idle connections' deadlines.
-    public let connections: ConnectionTable
+    let connections: ConnectionTable
     /// Which `Host` values TCP requests may carry.
     let hostCheck: HostCheck
     /// Which pages on other origins may read (`--cors-origin`).
@@ -32,7 +32,7 @@ public final class HTTPServer: HTTPRequestHandling {
     var bumper: (any GenerationBumper)? { bumperSlot.withLock { $0 } }
     let metrics: DaemonMetrics?
 
-    public init(
+    init(
         hub: GenerationHub, limits: HTTPLimits, connections: ConnectionTable, hostCheck: HostCheck = HostCheck(),
         crossOrigin: CrossOriginPolicy = CrossOriginPolicy(), policy: AccessPolicy, bumper: (any GenerationBumper)?,
         metrics: DaemonMetrics? = nil
@@ -48,7 +48,7 @@ public final class HTTPServer: HTTPRequestHandling {
     }
 
     /// Who may do what, from now on (new tokens after SIGHUP).
-    public func replacePolicy(_ newPolicy: AccessPolicy) {
+    func replacePolicy(_ newPolicy: AccessPolicy) {
         policy.withLock { $0 = newPolicy }
     }
 
@@ -56,16 +56,16 @@ public final class HTTPServer: HTTPRequestHandling {
     var currentPolicy: AccessPolicy { policy.withLock { $0 } }
 
     /// What `POST /v1/generation/bump` uses from now on (another source after a reload).
-    public func replaceBumper(_ newBumper: (any GenerationBumper)?) {
+    func replaceBumper(_ newBumper: (any GenerationBumper)?) {
         bumperSlot.withLock { $0 = newBumper }
     }
 
     /// Connections currently open across all listeners.
-    public var connectionCount: Int { connections.count }
+    var connectionCount: Int { connections.count }
 
-    public var maximumBodyBytes: Int { limits.maxBodyBytes }
+    var maximumBodyBytes: Int { limits.maxBodyBytes }
 
-    public func connectionOpened(_ connection: HTTPConnectionRecord) -> Bool {
+    func connectionOpened(_ connection: HTTPConnectionRecord) -> Bool {
         if connections.open(connection) {
             return true
         }
@@ -73,11 +73,11 @@ public final class HTTPServer: HTTPRequestHandling {
         return false
     }
 
-    public func connectionClosed(_ connection: HTTPConnectionRecord) {
+    func connectionClosed(_ connection: HTTPConnectionRecord) {
         connections.close(connection)
     }
 
-    public func requestEnded(_ request: RequestContext) {
+    func requestEnded(_ request: RequestContext) {
         if let connection = request.connection {
             connections.requestEnded(on: connection)
         }
@@ -89,7 +89,7 @@ public final class HTTPServer: HTTPRequestHandling {
         case parked
     }
 
-    public func respond(to request: RequestContext, on connection: HTTPConnection) -> HTTPHandling {
+    func respond(to request: RequestContext, on connection: HTTPConnection) -> HTTPHandling {
         if request.peerGone {
             // Parked until its client hung up: closing is the only answer left.
             return .close

@@ -10,16 +10,16 @@ import GeniddSystem
 /// and the names given with `--allowed-host`. A web page on another origin
 /// can otherwise reach a loopback daemon through DNS rebinding: its own name,
 /// resolved to 127.0.0.1, arrives as the `Host`.
-public struct HostCheck: Sendable, Equatable {
+struct HostCheck: Sendable, Equatable {
     /// Extra names allowed (lowercase, without port or trailing dot).
-    public var allowedNames: Set<String>
+    var allowedNames: Set<String>
 
-    public init(allowedNames: Set<String> = []) {
+    init(allowedNames: Set<String> = []) {
         self.allowedNames = Set(allowedNames.map(Self.normalize))
     }
 
     /// True when a request carrying `header` (the `Host` value) may be answered.
-    public func allows(_ header: String) -> Bool {
+    func allows(_ header: String) -> Bool {
         guard let host = Self.hostName(header) else { return false }
         if host.hasPrefix("[") {
             var address = in6_addr()

@@ -2,17 +2,17 @@ import GeniddGeneration
 import GeniddSystem
 
 /// The query of `GET /v1/generation`: `wait=SEQ` or `wait=INSTANCE.SEQ`, and `timeout=SECONDS`.
-public struct LongPollRequest: Sendable, Equatable {
+struct LongPollRequest: Sendable, Equatable {
     /// Answer once the state differs from this (nil: answer at once).
-    public var wait: StateTag?
+    var wait: StateTag?
     /// How long to wait, in milliseconds (default 30 s, at most 300 s).
-    public var timeoutMilliseconds: Int
+    var timeoutMilliseconds: Int
 
-    public static let defaultTimeout = 30_000
-    public static let maximumTimeout = 300_000
+    static let defaultTimeout = 30_000
+    static let maximumTimeout = 300_000
 
     /// Validates raw query values; throws a 400 problem that names the parameter.
-    public init(wait: String?, timeout: String?) throws {
+    init(wait: String?, timeout: String?) throws {
         if let wait {
             guard let seen = StateTag(parsing: wait) else {
                 throw HTTPProblem(

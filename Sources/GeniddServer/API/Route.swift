@@ -2,7 +2,7 @@ import GeniddGeneration
 import GeniddSystem
 
 /// The resources genidd serves. Anything else is a 404.
-public enum Route: Sendable, Equatable {
+enum Route: Sendable, Equatable {
     /// `GET /`: the live status page for people (``StatusPage``).
     case statusPage
     /// `GET /v1/status`: what the status page shows, as JSON.
@@ -18,17 +18,17 @@ public enum Route: Sendable, Equatable {
     case readyz
 
     /// One route of each kind, in the order the README lists them.
-    public static let all: [Route] = [
+    static let all: [Route] = [
         .statusPage, .status, .generation, .bump, .events, .watchers, .watcher(name: ""),
         .watcherAcknowledgement(name: ""), .metrics,
         .healthz, .readyz,
     ]
 
     /// Every route as an OpenAPI path template.
-    public static var templates: [String] { all.map(\.template) }
+    static var templates: [String] { all.map(\.template) }
 
     /// Matches a request path (no query), or nil for unknown paths.
-    public init?(path: String) {
+    init?(path: String) {
         switch path {
         case "/": self = .statusPage
         case "/v1/status": self = .status
@@ -55,7 +55,7 @@ public enum Route: Sendable, Equatable {
     }
 
     /// The path template, for logs, metrics labels and the OpenAPI check.
-    public var template: String {
+    var template: String {
         switch self {
         case .statusPage: return "/"
         case .status: return "/v1/status"
@@ -74,7 +74,7 @@ public enum Route: Sendable, Equatable {
     /// Methods the route accepts (`Allow` of a 405). Every route that reads
     /// also answers `OPTIONS` (CORS preflights); admin and acknowledgement
     /// routes take `POST` only, so no web page is ever allowed to call them.
-    public var allowedMethods: [String] {
+    var allowedMethods: [String] {
         switch self {
         case .bump, .watcherAcknowledgement: return ["POST"]
         case .watcher: return ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]
@@ -83,13 +83,13 @@ public enum Route: Sendable, Equatable {
     }
 
     /// True for routes a page on a `--cors-origin` may read (with `GET` and `HEAD`).
-    public var isCrossOriginReadable: Bool {
+    var isCrossOriginReadable: Bool {
         allowedMethods.contains("OPTIONS")
     }
 
     /// The status codes the route answers with, so that metrics can show
     /// each (route, code) series at 0 before it first happens.
-    public var statuses: [Int] {
+    var statuses: [Int] {
         let common =
             [400, 405, 413, 414, 421, 503] + (access == .open ? [] : [401])
             + (isCrossOriginReadable ? [204, 403] : [])
@@ -107,16 +107,16 @@ public enum Route: Sendable, Equatable {
     }
 
     /// The label of requests that match no route, and what they are answered with.
-    public static let unmatchedLabel = "other"
-    public static let unmatchedStatuses = [400, 404, 414, 421, 503]
+    static let unmatchedLabel = "other"
+    static let unmatchedStatuses = [400, 404, 414, 421, 503]
 
     /// Probes answered even on connections beyond their peer's budget.
-    public var isProbe: Bool {
+    var isProbe: Bool {
         self == .healthz || self == .readyz || self == .metrics
     }
 
     /// Who may call it.
-    public var access: AccessLevel {
+    var access: AccessLevel {
         switch self {
         case .statusPage, .healthz, .readyz: return .open
         case .bump: return .admin
@@ -126,7 +126,7 @@ public enum Route: Sendable, Equatable {
 }
 
 /// How much trust a route needs.
-public enum AccessLevel: Sendable {
+enum AccessLevel: Sendable {
     /// Anyone who can reach the socket (health checks).
     case open
     /// Everyone, unless `--read-token-file` asks for a token.

@@ -4,20 +4,20 @@ import GeniddSystem
 /// What genidd knows about one open connection, from the moment
 /// libmicrohttpd accepts it until it is closed: its socket, listener and peer,
 /// and how the server admitted it.
-public final class HTTPConnectionRecord: @unchecked Sendable {
+final class HTTPConnectionRecord: @unchecked Sendable {
     // Unchecked: `admission` is written once, in `connectionOpened`, before
     // any request on the connection; everything else is immutable.
     /// Unique for the process's lifetime (descriptors are reused; this is not).
-    public let id: UInt64
+    let id: UInt64
     /// The connection's socket. Valid until the server's `connectionClosed`.
-    public let descriptor: Int32
-    public let listener: ListenerKind
-    public let peer: HTTPPeer
+    let descriptor: Int32
+    let listener: ListenerKind
+    let peer: HTTPPeer
     /// How the server admitted the connection.
-    public var admission = Admission.admitted
+    var admission = Admission.admitted
 
     /// Whether a connection may make ordinary requests.
-    public enum Admission: Sendable, Equatable {
+    enum Admission: Sendable, Equatable {
         /// Within every limit.
         case admitted
         /// Beyond the total or its peer's budget: only probes (`/healthz`,

@@ -8,7 +8,7 @@ import GeniddSystem
 /// Who is at the other end of a connection, as the kernel tells it: the
 /// process credentials on a Unix socket (`SO_PEERCRED`, which cannot be
 /// forged), the address on TCP. Connection and watcher caps count per peer.
-public enum HTTPPeer: Sendable, Hashable, CustomStringConvertible {
+enum HTTPPeer: Sendable, Hashable, CustomStringConvertible {
     /// A Unix socket peer.
     case user(uid: UInt32, gid: UInt32)
     /// A TCP peer's address (IPv4-mapped IPv6 addresses as IPv4).
@@ -17,7 +17,7 @@ public enum HTTPPeer: Sendable, Hashable, CustomStringConvertible {
     case unknown
 
     /// What caps count by: the uid on Unix sockets (not the gid), the address on TCP.
-    public var key: String {
+    var key: String {
         switch self {
         case .user(let uid, _): return "uid \(uid)"
         case .address(let address): return address
@@ -25,7 +25,7 @@ public enum HTTPPeer: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String { key }
+    var description: String { key }
 
     /// The peer of a TCP socket address.
     static func address(of storage: UnsafePointer<sockaddr>?) -> HTTPPeer {

@@ -3,7 +3,7 @@ import GeniddSystem
 
 /// What the server layer implements for libmicrohttpd. Every method is
 /// called on a libmicrohttpd worker thread and must never block.
-public protocol HTTPRequestHandling: AnyObject, Sendable {
+protocol HTTPRequestHandling: AnyObject, Sendable {
     /// A connection was accepted. Returns false to refuse it (the binding
     /// shuts its socket down at once); may set its `admission`.
     func connectionOpened(_ connection: HTTPConnectionRecord) -> Bool
@@ -24,13 +24,13 @@ public protocol HTTPRequestHandling: AnyObject, Sendable {
 }
 
 /// The kind of socket a request arrived on.
-public enum ListenerKind: Sendable, Equatable {
+enum ListenerKind: Sendable, Equatable {
     case tcp
     case unix
 }
 
 /// What a handler did with a request.
-public enum HTTPHandling: Sendable, Equatable {
+enum HTTPHandling: Sendable, Equatable {
     /// A response is queued.
     case queued
     /// The connection is suspended; the handler is called again once it is

@@ -2,7 +2,7 @@ import GeniddGeneration
 import GeniddSystem
 
 /// What a streaming response's producer returns each time libmicrohttpd asks for bytes.
-public enum StreamChunk {
+enum StreamChunk {
     /// This many bytes were written into the buffer (never 0).
     case bytes(Int)
     /// Nothing to send: the producer suspended the connection and will resume it.
@@ -14,7 +14,7 @@ public enum StreamChunk {
 }
 
 /// The source of a streaming response's bytes (an SSE subscriber).
-public protocol HTTPStreamProducer: AnyObject, Sendable {
+protocol HTTPStreamProducer: AnyObject, Sendable {
     /// Called on the connection's worker thread. Must never return `.bytes(0)`;
     /// when it has nothing to send it suspends the connection first and returns `.suspended`.
     func produce(into buffer: UnsafeMutableRawBufferPointer) -> StreamChunk

@@ -3,17 +3,17 @@ import GeniddSystem
 
 /// A `--listen HOST:PORT` value: an IPv4 address, a bracketed IPv6 address or
 /// `localhost`, and a port (0 picks a free one).
-public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: UInt16
+struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    var host: String
+    var port: UInt16
 
-    public init(host: String, port: UInt16) {
+    init(host: String, port: UInt16) {
         self.host = host
         self.port = port
     }
 
     /// Parses `127.0.0.1:8080`, `[::1]:8080` or `localhost:8080`.
-    public init(parsing text: String) throws {
+    init(parsing text: String) throws {
         let hostPart: Substring
         let portPart: Substring
         if text.hasPrefix("[") {
@@ -39,14 +39,14 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
-    public var description: String {
+    var description: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }
 
 /// A `--listen` value genidd cannot use.
-public struct ListenAddressError: Error, CustomStringConvertible, Sendable {
-    public let text: String
-    public let problem: String
-    public var description: String { "--listen '\(text)': \(problem)" }
+struct ListenAddressError: Error, CustomStringConvertible, Sendable {
+    let text: String
+    let problem: String
+    var description: String { "--listen '\(text)': \(problem)" }
 }

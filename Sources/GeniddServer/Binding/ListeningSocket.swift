@@ -9,18 +9,18 @@ import GeniddSystem
 /// Creating sockets here (rather than in libmicrohttpd) lets genidd report
 /// the real port for `:0`, set Unix socket permissions, and refuse to steal
 /// a Unix socket path that another live daemon serves.
-public final class ListeningSocket: @unchecked Sendable {
+final class ListeningSocket: @unchecked Sendable {
     // Unchecked: immutable after init; closed once by the main thread.
-    public let descriptor: Int32
-    public let kind: ListenerKind
+    let descriptor: Int32
+    let kind: ListenerKind
     /// `127.0.0.1:43210` or the Unix socket path, for logs.
-    public let boundDescription: String
+    let boundDescription: String
     private let unixPath: String?
 
     static let backlog: Int32 = 1024
 
     /// Listens on a TCP address.
-    public init(tcp address: ListenAddress) throws {
+    init(tcp address: ListenAddress) throws {
         var storage = sockaddr_storage()
         var length: socklen_t
         let family: Int32
@@ -83,7 +83,7 @@ public final class ListeningSocket: @unchecked Sendable {
     }
 
     /// Listens on a Unix socket at `path` with `mode`, owned by `group` when given.
-    public init(unixPath path: String, mode: mode_t, group: gid_t?) throws {
+    init(unixPath path: String, mode: mode_t, group: gid_t?) throws {
         var address = try Self.unixAddress(path)
         try Self.removeStaleSocket(at: path)
         let fd = try SystemError.check(
@@ -118,7 +118,7 @@ public final class ListeningSocket: @unchecked Sendable {
 
     /// Adopts a listening socket inherited from the service manager (socket
     /// activation). genidd never unlinks an inherited Unix socket's path.
-    public init(inherited fd: Int32) throws {
+    init(inherited fd: Int32) throws {
         var accepting: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0, accepting == 1 else {
@@ -168,7 +168,7 @@ public final class ListeningSocket: @unchecked Sendable {
     }
 
     /// Closes the socket and removes a Unix socket's path.
-    public func close() {
+    func close() {
         Glibc.close(descriptor)
         if let unixPath {
             unlink(unixPath)

@@ -13,29 +13,29 @@ import Synchronization
 
 /// A libmicrohttpd connection. Valid from the first access-handler call until
 /// the request-completed callback; a suspended connection stays valid until resumed.
-public struct HTTPConnection: @unchecked Sendable, Hashable {
+struct HTTPConnection: @unchecked Sendable, Hashable {
     // Unchecked: an opaque handle; libmicrohttpd serializes all work on a
     // connection, and suspend/resume are documented as callable from any thread.
     let pointer: OpaquePointer
 
     /// A request header, or nil.
-    public func header(_ name: String) -> String? {
+    func header(_ name: String) -> String? {
         MHD_lookup_connection_value(pointer, .HEADER_KIND, name).map { String(cString: $0) }
     }
 
     /// A decoded query argument, or nil (also for a key given without `=`).
-    public func queryArgument(_ name: String) -> String? {
+    func queryArgument(_ name: String) -> String? {
         MHD_lookup_connection_value(pointer, .GET_ARGUMENT_KIND, name).map { String(cString: $0) }
     }
 
     /// How many times the query argument `name` is given (to reject duplicates).
-    public func queryArgumentCount(_ name: String) -> Int {
+    func queryArgumentCount(_ name: String) -> Int {
         values(of: .GET_ARGUMENT_KIND, named: name).count
     }
 
     /// Every value of the request header `name`, in order (to reject repeated
     /// framing headers such as two `Content-Length`s).
-    public func headerValues(_ name: String) -> [String] {
+    func headerValues(_ name: String) -> [String] {
         values(of: .HEADER_KIND, named: name)
     }
 
@@ -69,29 +69,29 @@ public struct HTTPConnection: @unchecked Sendable, Hashable {
     }
 
     /// Stops processing the connection until `resume()`; call from its own thread.
-    public func suspend() {
+    func suspend() {
         MHD_suspend_connection(pointer)
     }
 
     /// Lets a suspended connection continue; callable from any thread, exactly once per suspend.
-    public func resume() {
+    func resume() {
         MHD_resume_connection(pointer)
     }
 
     /// Queues `response` with `status`. Returns false when libmicrohttpd refused.
-    public func queue(_ response: HTTPResponse, status: Int) -> Bool {
+    func queue(_ response: HTTPResponse, status: Int) -> Bool {
         MHD_queue_response(pointer, UInt32(status), response.pointer) == MHD_Result.YES
     }
 
     /// The connection's socket, for `SO_PEERCRED` on Unix sockets.
-    public var socketDescriptor: Int32 {
+    var socketDescriptor: Int32 {
         cmhd_connection_fd(pointer)
     }
 }
 
 /// A response, reference-counted by libmicrohttpd: genidd drops its own
 /// reference when this object is released, while queued copies stay valid.
-public final class HTTPResponse: @unchecked Sendable {
+final class HTTPResponse: @unchecked Sendable {
     // Unchecked: immutable after init (but for ``adding(_:)`` on a streaming
     // response, which belongs to one connection); libmicrohttpd locks the
     // response itself.
@@ -102,7 +102,7 @@ public final class HTTPResponse: @unchecked Sendable {
     private let fixed: (body: [UInt8], headers: [(String, String)])?
 
     /// A response with a fixed body (copied) and headers.
-    public init(body: [UInt8], headers: [(String, String)]) {
+    init(body: [UInt8], headers: [(String, String)]) {
         pointer = body.withUnsafeBytes { buffer in
             MHD_create_response_from_buffer(
                 buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress), .RESPMEM_MUST_COPY)
@@ -115,7 +115,7 @@ public final class HTTPResponse: @unchecked Sendable {
 
     /// This response with `headers` added: a copy for a fixed response; the
     /// response itself for a streaming one (made for one connection, not yet queued).
-    public func adding(_ headers: [(String, String)]) -> HTTPResponse {
+    func adding(_ headers: [(String, String)]) -> HTTPResponse {
         if headers.isEmpty {
             return self
         }
@@ -129,7 +129,7 @@ public final class HTTPResponse: @unchecked Sendable {
     }
 
     /// A streaming response whose bytes come from `producer`, one per connection.
-    public init(streamingFrom producer: any HTTPStreamProducer, headers: [(String, String)]) {
+    init(streamingFrom producer: any HTTPStreamProducer, headers: [(String, String)]) {
         fixed = nil
         let context = Unmanaged.passRetained(ProducerBox(producer)).toOpaque()
         pointer = MHD_create_response_from_callback(
@@ -169,7 +169,7 @@ public final class HTTPResponse: @unchecked Sendable {
 
 /// One libmicrohttpd daemon serving one listening socket with its own epoll
 /// worker threads. Suspend/resume is enabled for long-polls and SSE.
-public final class MicroHTTPDaemon: @unchecked Sendable {
+final class MicroHTTPDaemon: @unchecked Sendable {
     // Unchecked: `pointer` is set once in init; start, quiesce and stop are
     // called only from the main thread.
     private let pointer: OpaquePointer
@@ -189,7 +189,7 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
     private static let nextConnectionID = Atomic<UInt64>(1)
 
     /// Starts serving `listenDescriptor`, which genidd keeps owning.
-    public init(
+    init(
         listenDescriptor: Int32, listener: ListenerKind, settings: MicroHTTPDaemonSettings,
         handler: any HTTPRequestHandling
     ) throws {
@@ -218,13 +218,13 @@ public final class MicroHTTPDaemon: @unchecked Sendable {
     }
 
     /// Stops accepting new connections (existing ones keep being served).
-    public func quiesce() {
+    func quiesce() {
         _ = MHD_quiesce_daemon(pointer)
     }
 
     /// Stops the daemon and closes every connection. No connection may be
     /// suspended at this point (libmicrohttpd aborts otherwise).
-    public func stop() {
+    func stop() {
         MHD_stop_daemon(pointer)
         context.release()
     }

@@ -2,9 +2,9 @@ import GeniddGeneration
 import GeniddSystem
 
 /// Settings for one libmicrohttpd daemon.
-public struct MicroHTTPDaemonSettings: Sendable {
-    public var threads: Int
-    public var connectionLimit: Int
-    public var connectionMemoryLimit: Int
-    public var idleTimeoutSeconds: Int
+struct MicroHTTPDaemonSettings: Sendable {
+    var threads: Int
+    var connectionLimit: Int
+    var connectionMemoryLimit: Int
+    var idleTimeoutSeconds: Int
 }

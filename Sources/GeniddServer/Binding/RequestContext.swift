@@ -2,35 +2,35 @@ import GeniddGeneration
 import GeniddSystem
 
 /// State kept for one request across libmicrohttpd's calls to the access handler.
-public final class RequestContext: @unchecked Sendable {
+final class RequestContext: @unchecked Sendable {
     // Unchecked: touched only on the connection's worker thread, and by the hub
     // under its lock while the connection is suspended.
     /// The method and decoded path, set once the headers are in.
-    public internal(set) var method = ""
-    public internal(set) var path = "/"
+    var method = ""
+    var path = "/"
     /// What the raw target held before decoding (encoded separators, query size).
-    public internal(set) var target = RequestTarget()
+    var target = RequestTarget()
     /// The HTTP version from the request line (`HTTP/1.1`).
-    public internal(set) var version = ""
+    var version = ""
     /// The route the path resolved to (nil before routing, or for unknown paths).
-    public var route: Route?
+    var route: Route?
     /// Which listener accepted the connection.
-    public let listener: ListenerKind
+    let listener: ListenerKind
     /// The connection the request arrived on (nil only when libmicrohttpd gave none).
-    public let connection: HTTPConnectionRecord?
+    let connection: HTTPConnectionRecord?
     /// Request body bytes seen so far.
-    public var bodyBytes = 0
+    var bodyBytes = 0
     /// The body itself, kept while it stays within the handler's limit.
-    public var body: [UInt8] = []
+    var body: [UInt8] = []
     /// Set while a long-poll is parked; the hub clears it when it resumes the connection.
-    public var parkedUntil: MonotonicInstant?
+    var parkedUntil: MonotonicInstant?
     /// What a parked request waits for.
-    public var parkedFor = ParkReason.change(from: "")
+    var parkedFor = ParkReason.change(from: "")
     /// True once a long-poll was parked and later resumed.
-    public var wasParked = false
+    var wasParked = false
     /// Set by the hub when the client hung up while the request was parked:
     /// the answer would go nowhere, so the connection is closed instead.
-    public var peerGone = false
+    var peerGone = false
     /// The parked request's hang-up watch token in the hub (0: not watched).
     var hangupToken: UInt64 = 0
     /// True once `respond` ran (again only for a resumed long-poll).
@@ -44,14 +44,14 @@ public final class RequestContext: @unchecked Sendable {
     }
 
     /// The Unix peer's uid and gid, when the request came over the Unix socket.
-    public var peerCredentials: (uid: UInt32, gid: UInt32)? {
+    var peerCredentials: (uid: UInt32, gid: UInt32)? {
         guard listener == .unix, case .user(let uid, let gid)? = connection?.peer else { return nil }
         return (uid, gid)
     }
 }
 
 /// What a parked request waits for before it is answered.
-public enum ParkReason: Sendable, Equatable {
+enum ParkReason: Sendable, Equatable {
     /// A long-poll: the state's tag (`<instance>.<seq>`) moving away from this value.
     case change(from: String)
     /// `GET /v1/watchers?wait=outdated-zero`: no outdated watcher left.

@@ -5,29 +5,29 @@ import GeniddSystem
 /// before libmicrohttpd decodes the path (`%2F` becomes `/`, `%00` ends the
 /// string) or parses the query: what the server must refuse but could not
 /// see in the decoded form.
-public struct RequestTarget: Sendable, Equatable {
+struct RequestTarget: Sendable, Equatable {
     /// Bytes of the whole target.
-    public var length = 0
+    var length = 0
     /// Query arguments (`&`-separated parts of the query).
-    public var queryArguments = 0
+    var queryArguments = 0
     /// Bytes of the query (after `?`).
-    public var queryBytes = 0
+    var queryBytes = 0
     /// The path holds an encoded `/`, `\`, NUL or other control character.
-    public var pathHasEncodedSeparator = false
+    var pathHasEncodedSeparator = false
     /// The query exceeded the limits and was dropped before parsing (the
     /// request is answered 414).
-    public var queryDropped = false
+    var queryDropped = false
 
     /// More arguments than this, or a longer query, is `414`: each parsed
     /// argument costs connection memory, and a request that runs out of it
     /// would get no answer at all.
-    public static let maximumQueryArguments = 32
-    public static let maximumQueryBytes = 1024
+    static let maximumQueryArguments = 32
+    static let maximumQueryBytes = 1024
 
-    public init() {}
+    init() {}
 
     /// Scans a raw target.
-    public init(raw: UnsafeBufferPointer<UInt8>) {
+    init(raw: UnsafeBufferPointer<UInt8>) {
         length = raw.count
         let question = raw.firstIndex(of: UInt8(ascii: "?")) ?? raw.count
         var index = 0
@@ -56,7 +56,7 @@ public struct RequestTarget: Sendable, Equatable {
     }
 
     /// True when the query must not be parsed.
-    public var queryTooLarge: Bool {
+    var queryTooLarge: Bool {
         queryArguments > Self.maximumQueryArguments || queryBytes > Self.maximumQueryBytes
     }
 

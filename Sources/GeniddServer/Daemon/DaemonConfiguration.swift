@@ -9,53 +9,53 @@ import Logging
 /// Everything `genidd serve` needs. Options are parsed and checked by
 /// `DaemonConfiguration+Options.swift`; the command line only passes text.
 public struct DaemonConfiguration: Sendable {
-    public var source: SourceSpec = .auto
-    public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 8080)]
+    var source: SourceSpec = .auto
+    var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 8080)]
     /// The Unix socket (nil until `finish()` puts it in the state directory, unless disabled).
-    public var unixSocket: String?
+    var unixSocket: String?
     /// `--no-unix` was given.
-    public var unixDisabled = false
-    public var unixSocketMode: mode_t = 0o660
-    public var unixSocketGroup: gid_t?
-    public var stateDirectory = "/run/genidd"
-    public var heartbeat = Duration.seconds(15)
-    public var uuidFile: String?
-    public var hashKeyFile: String?
-    public var maxConnections = 10_000
+    var unixDisabled = false
+    var unixSocketMode: mode_t = 0o660
+    var unixSocketGroup: gid_t?
+    var stateDirectory = "/run/genidd"
+    var heartbeat = Duration.seconds(15)
+    var uuidFile: String?
+    var hashKeyFile: String?
+    var maxConnections = 10_000
     /// Connections one peer (a uid on the Unix socket, an address on TCP) may
     /// hold for ordinary requests; nil: half of `maxConnections`.
-    public var maxConnectionsPerPeer: Int?
+    var maxConnectionsPerPeer: Int?
     /// How long a connection may take to send a request's headers.
-    public var requestHeaderTimeout = Duration.seconds(5)
+    var requestHeaderTimeout = Duration.seconds(5)
     /// Host names TCP requests may carry besides IP literals and localhost.
-    public var allowedHosts: [String] = []
+    var allowedHosts: [String] = []
     /// Origins whose pages may read genidd (`--cors-origin`, `*` for any).
-    public var corsOrigins: [String] = []
+    var corsOrigins: [String] = []
     public var logLevel = Logger.Level.info
     public var logFormat = LineLogHandler.Format.text
     /// genidd's version, for `genidd_build_info`.
     public var version = "unknown"
     /// Who may call admin routes and, optionally, read. Its tokens come from
     /// the token files below, read at start and again on SIGHUP.
-    public var accessPolicy = AccessPolicy()
+    var accessPolicy = AccessPolicy()
     /// `--admin-token-file`.
-    public var adminTokenFile: String?
+    var adminTokenFile: String?
     /// `--read-token-file`.
-    public var readTokenFile: String?
+    var readTokenFile: String?
     /// Watchers one peer may create (a uid on the Unix socket, an address on TCP).
-    public var maxWatchersPerOwner = 100
+    var maxWatchersPerOwner = 100
     /// How long a watcher may be absent (no stream, no request) before it expires.
-    public var watcherExpiry = Duration.seconds(300)
+    var watcherExpiry = Duration.seconds(300)
     /// When genidd acknowledges a generation to a sysgenid device.
-    public var acknowledgementPolicy = AcknowledgementPolicy.delivered
+    var acknowledgementPolicy = AcknowledgementPolicy.delivered
     /// Files kept in the /dev/sysgenid (u32 at offset 0) layout.
-    public var exportSysgenid: [String] = []
+    var exportSysgenid: [String] = []
     /// Files kept in the /dev/vmgenid layout (the same 4 bytes a read() returns).
-    public var exportVmgenid: [String] = []
+    var exportVmgenid: [String] = []
     /// libmicrohttpd worker threads per listener (default: one per core).
-    public var threads = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    var threads = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     /// Where `auto` looks for devices and drivers (tests point these elsewhere).
-    public var probe = SourceProbe()
+    var probe = SourceProbe()
 
     public init() {}
 }

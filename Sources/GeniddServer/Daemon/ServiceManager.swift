@@ -8,11 +8,11 @@ import GeniddSystem
 /// The systemd protocols genidd speaks, without linking libsystemd: socket
 /// activation (`LISTEN_PID`, `LISTEN_FDS`, descriptors from 3) and readiness
 /// notification (a datagram to `NOTIFY_SOCKET`).
-public enum ServiceManager {
+enum ServiceManager {
     /// Listening sockets passed by the service manager, in the order of the
     /// socket unit, or an empty list when genidd was not socket-activated.
     /// Clears the variables so that child processes do not inherit them.
-    public static func inheritedListeners() throws -> [ListeningSocket] {
+    static func inheritedListeners() throws -> [ListeningSocket] {
         defer {
             unsetenv("LISTEN_PID")
             unsetenv("LISTEN_FDS")
@@ -30,7 +30,7 @@ public enum ServiceManager {
 
     /// Sends `state` (for example `READY=1`) to the service manager when it
     /// asked for notifications; does nothing otherwise.
-    public static func notify(_ state: String) {
+    static func notify(_ state: String) {
         guard let socketPath = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !socketPath.isEmpty else {
             return
         }

@@ -103,19 +103,19 @@ extension GenerationHub {
     }
 
     /// Watchers that have not acknowledged the current `seq`.
-    public var outdatedWatcherCount: Int {
+    var outdatedWatcherCount: Int {
         shared.withLock { shared in shared.watchers.outdatedCount(seq: shared.published?.state.seq ?? 0) }
     }
 
     /// How often the registry changed in ways worth saving, and how often a
     /// watcher merely showed a sign of life.
-    public var watcherRevisions: (revision: UInt64, touches: UInt64) {
+    var watcherRevisions: (revision: UInt64, touches: UInt64) {
         shared.withLock { ($0.watchers.revision, $0.watchers.touches) }
     }
 
     /// The registry as it should be saved, with the instance its `seq` values
     /// refer to; nil before the first state is published.
-    public func watcherFile(bootID: String) -> WatcherFile? {
+    func watcherFile(bootID: String) -> WatcherFile? {
         let copy = shared.withLock { shared -> (WatcherRegistry, String)? in
             shared.published.map { (shared.watchers, $0.state.instance) }
         }
@@ -127,7 +127,7 @@ extension GenerationHub {
 
     /// Puts back the watchers an earlier run saved (same boot). Returns how many.
     @discardableResult
-    public func restoreWatchers(from file: WatcherFile) -> Int {
+    func restoreWatchers(from file: WatcherFile) -> Int {
         shared.withLock { shared in
             let sameInstance = shared.published?.state.instance == file.instance
             shared.watchers.restore(file.watchers, expired: file.expired, sameInstance: sameInstance)

@@ -13,16 +13,16 @@ import Synchronization
 /// long-polls. Connections are suspended under that lock and resumed after it
 /// is released, so each parked connection is resumed exactly once (resuming a
 /// connection that is not suspended is undefined in libmicrohttpd).
-public final class GenerationHub: GenerationPublisher {
+final class GenerationHub: GenerationPublisher {
     /// A state with its prebuilt responses, swapped in whole on every publish.
-    public struct Published: Sendable {
-        public let state: GenerationState
+    struct Published: Sendable {
+        let state: GenerationState
         /// `200` body of `GET /v1/generation`, shared by every request.
-        public let response: HTTPResponse
+        let response: HTTPResponse
         /// `304` for a matching `If-None-Match`.
-        public let notModified: HTTPResponse
+        let notModified: HTTPResponse
         /// The SSE `generation` event for this state.
-        public let event: [UInt8]
+        let event: [UInt8]
     }
 
     struct Shared: ~Copyable {
@@ -54,15 +54,15 @@ public final class GenerationHub: GenerationPublisher {
     private let logger: Logger
     let metrics: DaemonMetrics?
     /// Wakes the sweeper thread when a nearer deadline appears.
-    public let sweeperWake: WakeSignal
+    let sweeperWake: WakeSignal
     /// Suspended connections watched for their peer hanging up: libmicrohttpd
     /// never looks at a suspended connection, so without this a client that
     /// left would hold its descriptor until the next heartbeat or deadline.
-    public let hangups: EpollSet
+    let hangups: EpollSet
     /// Signalled when the last subscriber took the last change (``waitUntilDelivered(timeout:)``).
     private let deliveredSignal: WakeSignal
     /// Signalled after every change of the watcher registry (for ``WatcherPersistence``).
-    public let watcherChanges: WakeSignal
+    let watcherChanges: WakeSignal
     /// Subscribers whose unsent backlog passes this are disconnected (they reconnect and resync).
     static let backlogLimit = 1 << 20
     /// Opens every stream: clients reconnect after this many milliseconds.
@@ -80,7 +80,7 @@ public final class GenerationHub: GenerationPublisher {
     /// - Parameters:
     ///   - heartbeat: interval of SSE `: keepalive` comments.
     ///   - watcherExpiry: how long a watcher may be absent before it is expired.
-    public init(
+    init(
         heartbeat: Duration, watcherExpiry: Duration = .seconds(300), watchersPerOwner: Int = 100,
         logger: Logger, metrics: DaemonMetrics? = nil
     ) throws {
@@ -99,18 +99,18 @@ public final class GenerationHub: GenerationPublisher {
     }
 
     /// The current state and its responses.
-    public var published: Published? {
+    var published: Published? {
         shared.withLock { $0.published }
     }
 
     /// Counts of open SSE streams and parked long-polls.
-    public var subscriberCounts: (streams: Int, longPolls: Int) {
+    var subscriberCounts: (streams: Int, longPolls: Int) {
         shared.withLock { ($0.streams.count, $0.parked.count) }
     }
 
     /// Publishes `state`. When its `seq` is new, every SSE subscriber gets an
     /// event and every long-poll waiting on another `seq` is answered.
-    public func publish(_ state: GenerationState) {
+    func publish(_ state: GenerationState) {
         let body = JSONCodec.encode(state.json)
         let cacheHeaders = [("Cache-Control", "no-store"), ("ETag", state.entityTag)]
         let published = Published(
@@ -146,7 +146,7 @@ public final class GenerationHub: GenerationPublisher {
     /// Waits until every SSE subscriber connected at the last change has
     /// taken it (the hub's delivery tracking settles), or `timeout` passed.
     /// Returns true when all had. Used before acknowledging a generation to the kernel.
-    public func waitUntilDelivered(timeout: Duration) -> Bool {
+    func waitUntilDelivered(timeout: Duration) -> Bool {
         let deadline = MonotonicInstant.now.advanced(by: timeout)
         while true {
             if shared.withLock({ $0.delivery == nil }) {
@@ -162,20 +162,20 @@ public final class GenerationHub: GenerationPublisher {
     }
 
     /// What the source reports about itself, shown by `/readyz`.
-    public var sourceStatus: [(String, JSONValue)] {
+    var sourceStatus: [(String, JSONValue)] {
         shared.withLock { $0.sourceStatus }
     }
 
-    public func reportSourceStatus(_ status: [(String, JSONValue)]) {
+    func reportSourceStatus(_ status: [(String, JSONValue)]) {
         shared.withLock { $0.sourceStatus = status }
     }
 
     /// What could not be written (the state, export files); `/readyz` is 503 while any.
-    public var writeProblems: [String] {
+    var writeProblems: [String] {
         shared.withLock { $0.writeProblems }
     }
 
-    public func reportWriteProblems(_ problems: [String]) {
+    func reportWriteProblems(_ problems: [String]) {
         shared.withLock { $0.writeProblems = problems }
     }
 
@@ -183,7 +183,7 @@ public final class GenerationHub: GenerationPublisher {
     /// current state's `<instance>.<seq>`: every stream has that state's event
     /// queued before this one, so resuming from it misses nothing, and
     /// clients that report a missing id as none (sseclient-py) keep a resume point.
-    public func publishClockDisruption(marker: UInt64, atMilliseconds: Int64) {
+    func publishClockDisruption(marker: UInt64, atMilliseconds: Int64) {
         metrics?.clockDisrupted()
         let body = JSONCodec.encode(
             .object([
@@ -327,7 +327,7 @@ public final class GenerationHub: GenerationPublisher {
 
     /// Answers expired long-polls and sends due heartbeats. Returns when to
     /// sweep next (monotonic ns). Called by the sweeper thread.
-    public func sweep(now: MonotonicInstant) -> MonotonicInstant {
+    func sweep(now: MonotonicInstant) -> MonotonicInstant {
         var toResume: [HTTPConnection] = []
         let next = shared.withLock { shared -> MonotonicInstant in
             var next = MonotonicInstant.never
@@ -437,7 +437,7 @@ public final class GenerationHub: GenerationPublisher {
     /// resumed so that libmicrohttpd closes it now. Called by the sweeper when
     /// ``hangups`` is readable. Returns how many were released.
     @discardableResult
-    public func releaseHungUp() -> Int {
+    func releaseHungUp() -> Int {
         var toResume: [HTTPConnection] = []
         while true {
             let ready = hangups.ready()
@@ -471,7 +471,7 @@ public final class GenerationHub: GenerationPublisher {
     }
 
     /// Ends every SSE stream and answers every long-poll; refuses new ones.
-    public func beginShutdown() {
+    func beginShutdown() {
         var toResume: [HTTPConnection] = []
         shared.withLock { shared in
             shared.shuttingDown = true
@@ -494,7 +494,7 @@ public final class GenerationHub: GenerationPublisher {
     }
 
     /// True once `beginShutdown()` ran.
-    public var isShuttingDown: Bool {
+    var isShuttingDown: Bool {
         shared.withLock { $0.shuttingDown }
     }
 }

@@ -14,7 +14,7 @@ import Logging
 ///
 /// It sleeps until the next deadline or event, so an idle daemon wakes only
 /// for heartbeats.
-public final class Sweeper: Sendable {
+final class Sweeper: Sendable {
     private let hub: GenerationHub
     private let stopSignal: WakeSignal
     private let thread: OSThread
@@ -27,7 +27,7 @@ public final class Sweeper: Sendable {
     /// its memory until some deadline happened to come.
     static let trimRecheck = Duration.milliseconds(250)
 
-    public init(hub: GenerationHub, connections: ConnectionTable, logger: Logger) throws {
+    init(hub: GenerationHub, connections: ConnectionTable, logger: Logger) throws {
         let stopSignal = try WakeSignal()
         self.hub = hub
         self.stopSignal = stopSignal
@@ -37,7 +37,7 @@ public final class Sweeper: Sendable {
     }
 
     /// Stops the thread.
-    public func stop() {
+    func stop() {
         stopSignal.signal()
         hub.sweeperWake.signal()
         thread.join()

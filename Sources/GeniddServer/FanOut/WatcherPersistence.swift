@@ -13,7 +13,7 @@ import Logging
 /// acknowledging or expiring) are saved within ``structuralDelay``; mere
 /// signs of life within ``touchDelay``; everything once more at shutdown. A
 /// crash can lose the last ``structuralDelay`` of registrations.
-public final class WatcherPersistence: Sendable {
+final class WatcherPersistence: Sendable {
     private let hub: GenerationHub
     private let path: String
     private let bootID: String
@@ -30,7 +30,7 @@ public final class WatcherPersistence: Sendable {
 
     /// Loads the saved registry into `hub` (when it is from this boot and
     /// well-formed) and starts saving changes.
-    public init(hub: GenerationHub, directory: String, bootID: String, logger: Logger) throws {
+    init(hub: GenerationHub, directory: String, bootID: String, logger: Logger) throws {
         let path = directory + "/" + WatcherFile.name
         self.hub = hub
         self.path = path
@@ -47,7 +47,7 @@ public final class WatcherPersistence: Sendable {
 
     /// Stops the thread after a last save (call once the HTTP servers stopped,
     /// so that the streams' last sightings are in it).
-    public func stop() {
+    func stop() {
         stopSignal.signal()
         thread.join()
     }

@@ -6,7 +6,7 @@ import Synchronization
 /// genidd's Prometheus metrics, exposed at `GET /metrics`. Label values are
 /// bounded: routes are path templates, source errors are grouped in a few
 /// reasons, and there is one `source` and `kind` per daemon.
-public final class DaemonMetrics: GenerationObserver {
+final class DaemonMetrics: GenerationObserver {
     private let registry = PrometheusCollectorRegistry()
     private let generation: Gauge
     private let seq: Gauge
@@ -31,7 +31,7 @@ public final class DaemonMetrics: GenerationObserver {
 
     /// Why genidd itself closed (or refused) a connection, as
     /// `genidd_http_connections_closed_total{reason}` labels.
-    public enum ClosedConnectionReason: String, Sendable, CaseIterable {
+    enum ClosedConnectionReason: String, Sendable, CaseIterable {
         /// Over the total or its peer's budget, and over the probe-only allowance.
         case refused
         /// Its request headers did not arrive in time (`--request-header-timeout`).
@@ -40,7 +40,7 @@ public final class DaemonMetrics: GenerationObserver {
         case hangup
     }
 
-    public init(version: String, source: String) {
+    init(version: String, source: String) {
         generation = registry.makeGauge(descriptor: Self.name("generation", "", "The source's VM generation counter."))
         seq = registry.makeGauge(descriptor: Self.name("seq", "", "genidd's change sequence: +1 per reported change."))
         changes = registry.makeCounter(
@@ -112,7 +112,7 @@ public final class DaemonMetrics: GenerationObserver {
 
     /// Names the source and how it notices changes (known once it is open).
     /// Replaces the previous description when a reload (SIGHUP) switched sources.
-    public func describeSource(_ source: String, notification: String) {
+    func describeSource(_ source: String, notification: String) {
         let gauge = registry.makeGauge(
             descriptor: Self.name("source_info", "", "The generation source and how it notices changes (always 1)."),
             labels: [("source", source), ("notification", notification)])
@@ -127,7 +127,7 @@ public final class DaemonMetrics: GenerationObserver {
     }
 
     /// A new state was published.
-    public func stateChanged(generation value: UInt64, seq sequence: UInt64, generationID: String, stale: Bool) {
+    func stateChanged(generation value: UInt64, seq sequence: UInt64, generationID: String, stale: Bool) {
         generation.set(to: Double(value))
         seq.set(to: Double(sequence))
         sourceUp.set(to: stale ? 0 : 1)
@@ -155,39 +155,39 @@ public final class DaemonMetrics: GenerationObserver {
     }
 
     /// A new seq was reported for a change of the VM (not for genidd starting).
-    public func changeReported() { changes.increment() }
+    func changeReported() { changes.increment() }
 
     /// genidd closed `count` connections for `reason`.
-    public func connectionsClosed(_ reason: ClosedConnectionReason, count: Int) {
+    func connectionsClosed(_ reason: ClosedConnectionReason, count: Int) {
         closedConnections[reason]?.increment(by: Int64(count))
     }
 
     /// A save of the state file failed.
-    public func stateSaveFailed() { stateSaveErrors.increment() }
+    func stateSaveFailed() { stateSaveErrors.increment() }
 
     /// `count` export files could not be updated.
-    public func exportFailed(count: Int) { exportErrors.increment(by: Int64(count)) }
+    func exportFailed(count: Int) { exportErrors.increment(by: Int64(count)) }
 
     /// Whether the state and every export file hold the current seq.
-    public func writeHealth(statePersisted persisted: Bool, exportsCurrent current: Bool) {
+    func writeHealth(statePersisted persisted: Bool, exportsCurrent current: Bool) {
         statePersisted.set(to: persisted ? 1 : 0)
         exportsCurrent.set(to: current ? 1 : 0)
     }
 
-    public func clockDisrupted() { clockDisruptions.increment() }
+    func clockDisrupted() { clockDisruptions.increment() }
 
     /// Counts a source failure under a bounded reason.
-    public func sourceFailed(_ reason: SourceError.Reason) {
+    func sourceFailed(_ reason: SourceError.Reason) {
         sourceErrorCounters[reason]?.increment()
     }
 
     /// Records how long delivering a change to every SSE subscriber took.
-    public func delivered(after latency: Duration) {
+    func delivered(after latency: Duration) {
         notifyLatency.record(latency)
     }
 
     /// Counts an answered request by route template (or `other`) and status.
-    public func request(route: String, status: Int, increment: Bool = true) {
+    func request(route: String, status: Int, increment: Bool = true) {
         let counter = requestCounters.withLock { counters in
             let key = "\(route) \(status)"
             if let existing = counters[key] { return existing }
@@ -203,7 +203,7 @@ public final class DaemonMetrics: GenerationObserver {
     }
 
     /// The exposition, after refreshing the gauges read at scrape time.
-    public func scrape(sse: Int, longPolls: Int, watchersOutdated outdated: Int, connections open: Int) -> [UInt8] {
+    func scrape(sse: Int, longPolls: Int, watchersOutdated outdated: Int, connections open: Int) -> [UInt8] {
         sseSubscribers.set(to: Double(sse))
         longPollSubscribers.set(to: Double(longPolls))
         watchersOutdated.set(to: Double(outdated))

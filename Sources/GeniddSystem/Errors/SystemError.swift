@@ -8,7 +8,7 @@
 /// ``SystemError/check(_:_:path:)`` so that failures name what they touched.
 public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The C function that failed, for example `open`.
-    public let call: String
+    let call: String
     /// The path or device involved, when there is one.
     public let path: String?
     /// The errno value.

@@ -125,7 +125,7 @@ public enum JSONCodec {
 }
 
 /// JSON text that json-c could not parse.
-public struct JSONParseError: Error, CustomStringConvertible, Sendable {
-    public let reason: String
-    public var description: String { "invalid JSON: \(reason)" }
+struct JSONParseError: Error, CustomStringConvertible, Sendable {
+    let reason: String
+    var description: String { "invalid JSON: \(reason)" }
 }

@@ -6,13 +6,13 @@
 /// nodes, the device number. Used to notice a device node that vanished and
 /// came back, or a file replaced by rename.
 public struct FileIdentity: Sendable, Equatable {
-    public let device: UInt64
-    public let inode: UInt64
-    public let specialDevice: UInt64
+    let device: UInt64
+    let inode: UInt64
+    let specialDevice: UInt64
     public let isCharacterDevice: Bool
     public let isRegularFile: Bool
     public let size: Int64
-    public let links: UInt64
+    let links: UInt64
     /// What kind of file it is, for messages.
     public let kind: FileKind
     /// The owning uid.

@@ -6,7 +6,7 @@
 /// volatile loads so that every check sees what the hypervisor (or another
 /// process) wrote last. Reading it costs no syscall.
 public final class MappedPage {
-    public let length: Int
+    let length: Int
     private let base: UnsafeMutableRawPointer
 
     /// The system page size.
@@ -38,10 +38,10 @@ public final class MappedPage {
     }
 
     /// The little-endian u64 at `offset` (8-byte aligned).
-    public func loadUInt64(at offset: Int) -> UInt64 {
+    func loadUInt64(at offset: Int) -> UInt64 {
         UInt64(littleEndian: KernelShims.volatileLoad64(UnsafeRawPointer(base) + offset))
     }
 
     /// The start of the mapping, for C helpers that read structures under a seqcount.
-    public var pointer: UnsafeRawPointer { UnsafeRawPointer(base) }
+    var pointer: UnsafeRawPointer { UnsafeRawPointer(base) }
 }

@@ -11,7 +11,7 @@ public final class OwnedDescriptor: Sendable {
     public let path: String
 
     /// Takes ownership of `raw` (which must be valid).
-    public init(_ raw: Int32, path: String = "") {
+    init(_ raw: Int32, path: String = "") {
         self.raw = raw
         self.path = path
     }

@@ -20,9 +20,9 @@ public final class PathWatch {
         /// The name was written, replaced, deleted or its attributes changed.
         public var nameTouched = false
         /// The watched file's contents were modified in place.
-        public var contentsModified = false
+        var contentsModified = false
         /// Events were lost (inotify queue overflow): assume anything changed.
-        public var overflowed = false
+        var overflowed = false
         public var any: Bool { nameTouched || contentsModified || overflowed }
     }
 

@@ -12,7 +12,7 @@ public enum RandomBytes {
     /// `count` random bytes. `getrandom` cannot fail on the kernels genidd
     /// supports (3.17+); if it ever did, `/dev/urandom` is read instead, and
     /// with neither genidd stops rather than hand out predictable values.
-    public static func bytes(count: Int) -> [UInt8] {
+    static func bytes(count: Int) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         do {
             try bytes.withUnsafeMutableBytes { try KernelShims.random(into: $0) }

@@ -2,20 +2,20 @@
 /// consistently under the page's seqcount.
 public struct VMClockSnapshot: Sendable, Equatable {
     /// `0x4b4c4356`, "VCLK".
-    public static let magicValue: UInt32 = 0x4b4c_4356
+    static let magicValue: UInt32 = 0x4b4c_4356
     /// `VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT`: `vm_generation_counter` is valid (Linux 7.0).
-    public static let generationCounterPresent: UInt64 = 1 << 8
+    static let generationCounterPresent: UInt64 = 1 << 8
     /// `VMCLOCK_FLAG_NOTIFICATION_PRESENT`: `poll()` on the device wakes on each update.
-    public static let notificationPresent: UInt64 = 1 << 9
+    static let notificationPresent: UInt64 = 1 << 9
     /// Bytes of the structure before `vm_generation_counter` (Linux 6.13).
     public static let baseSize: UInt32 = 104
     /// Bytes of the structure up to and including `vm_generation_counter`.
     public static let sizeWithGenerationCounter: UInt32 = 112
 
-    public var magic: UInt32
+    var magic: UInt32
     public var size: UInt32
-    public var version: UInt16
-    public var sequence: UInt32
+    var version: UInt16
+    var sequence: UInt32
     public var disruptionMarker: UInt64
     public var flags: UInt64
     public var vmGenerationCounter: UInt64

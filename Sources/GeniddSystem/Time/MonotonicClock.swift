@@ -55,7 +55,7 @@ public enum MonotonicClock {
 
     /// Waits on a wake signal for at most `timeout` (nil: forever); returns
     /// true when it was signalled.
-    public static func sleep(for timeout: Duration?, unlessSignalled wake: WakeSignal) -> Bool {
+    static func sleep(for timeout: Duration?, unlessSignalled wake: WakeSignal) -> Bool {
         var entry = pollfd(fd: wake.descriptor, events: Int16(POLLIN), revents: 0)
         return poll(&entry, 1, Duration.pollTimeout(timeout)) > 0
     }

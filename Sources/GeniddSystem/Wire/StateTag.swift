@@ -9,7 +9,7 @@ public struct StateTag: Sendable, Equatable, CustomStringConvertible {
     public var instance: String?
     public var seq: UInt64
 
-    public init(instance: String?, seq: UInt64) {
+    init(instance: String?, seq: UInt64) {
         self.instance = instance
         self.seq = seq
     }
