@@ -4,7 +4,8 @@
 #
 #   - the image builds from the repository (Package.resolved pinned), its
 #     binaries are stripped and load no Swift, Foundation or ICU library, and
-#     every library they load is in it;
+#     every library they load is in it; it has no shell, and its /run/genidd
+#     is 0:10001 mode 2770 (owner and mode survived the build's COPY);
 #   - for the root sidecar (uid 0, every capability dropped but SYSLOG,
 #     read-only root, no-new-privileges) and for the non-root default user
 #     (10001), each on a named volume (which copies the image directory's
@@ -17,10 +18,10 @@
 #   - prints the image size and how long each step took.
 #
 # There is no VM generation device in a container here: genidd watches
-# `--source file:/run/genidd/counter` on the shared volume instead. The test
-# writes the counter, reads modes and the export, and changes owners from
-# containers of RUNTIME_IMAGE (Debian) that mount the same volume, so that
-# it needs no shell in genidd's image.
+# `--source file:/run/genidd/counter` on the shared volume instead. The image
+# has no shell: the test writes the counter, reads modes and the export, and
+# changes owners from containers of RUNTIME_IMAGE (Debian) that mount the
+# same volume, as a person debugging would.
 #
 # usage: scripts/image-smoke.sh [podman|docker]
 # Base images: SWIFT_IMAGE and RUNTIME_IMAGE (the Dockerfile's build args);
@@ -101,7 +102,7 @@ say "built in ${build_seconds}s: $image is $size_mib MiB"
 limits=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
 
 # --- the binaries and the tree -------------------------------------------------------
-say "the binaries: stripped, no Swift/Foundation/ICU library, every library in the image"
+say "the binaries: stripped, no Swift/Foundation/ICU library, every library in the image; no shell"
 run_in_image() { "$engine" run --rm "${limits[@]}" --no-healthcheck --network none --entrypoint "$1" "$image" "${@:2}"; }
 version=$(run_in_image genidd --version) || fail "genidd --version does not run in the image"
 extract=$("$engine" create "$image")
@@ -126,9 +127,20 @@ for executable in genidd genidd-daemon; do
     grep -q 'not found' <<<"$libraries" &&
         fail "the image lacks a library $executable needs: $(grep 'not found' <<<"$libraries")"
 done
+# The image's tree: no shell, and the owners and modes the Dockerfile set.
+tree=$("$engine" export "$extract" | tar -tv --numeric-owner) || fail "cannot export the image's tree"
+shells=$(awk '{ print $6 }' <<<"$tree" | grep -E '(^|/)(sh|bash|dash|ash|busybox)$' || true)
+[ -z "$shells" ] || fail "the image has a shell: $(paste -sd' ' <<<"$shells")"
+"$engine" run --rm "${limits[@]}" --no-healthcheck --network none --entrypoint /bin/sh "$image" -c true \
+    >/dev/null 2>&1 && fail "/bin/sh runs in the image"
+mode_of() { awk -v path="$1" '$6 == path { print $1, $2 }' <<<"$tree"; }
+[ "$(mode_of run/genidd/)" = "drwxrws--- 0/10001" ] ||
+    fail "/run/genidd in the image is '$(mode_of run/genidd/)', expected 'drwxrws--- 0/10001' (root:genidd 2770)"
+[ "$(mode_of tmp/)" = "drwxrwxrwt 0/0" ] || fail "/tmp in the image is '$(mode_of tmp/)', expected 'drwxrwxrwt 0/0'"
+files=$(grep -vc '^d' <<<"$tree")
 "$engine" rm -f -v "$extract" >/dev/null 2>&1
 say "  $version, genidd and genidd-daemon $(awk -v b="$binary_size" 'BEGIN { printf "%.1f", b / 1048576 }') MiB together, stripped;" \
-    "every library in the image"
+    "$files files and links, no shell; /run/genidd 0:10001 2770"
 
 # in_volume VOLUME USER COMMAND...: COMMAND in a RUNTIME_IMAGE (Debian)
 # container with VOLUME at /run/genidd, no network, as USER (uid:gid) with
