@@ -127,11 +127,14 @@ for pattern in '^\.build\*?$' '^\.vm-cache$' '^\.image-cache$' '^\.venv\*$'; do
     grep -qE "$pattern" .dockerignore || finding ".dockerignore lacks a line matching $pattern"
 done
 
-say "Dockerfile: HEALTHCHECK runs genidd probe ready; /run/genidd root:genidd 2770; Package.resolved copied"
+say "Dockerfile: HEALTHCHECK runs genidd probe ready; /run/genidd root:genidd 2770; Package.resolved copied; the image on scratch"
 grep -qE '^[[:space:]]+CMD \["genidd", "probe", "ready", "--(unix|url)", "(/[^"]+|https?://[^/"]+/?)"\]$' docker/Dockerfile ||
     finding "docker/Dockerfile: HEALTHCHECK must be CMD [\"genidd\", \"probe\", \"ready\", \"--unix\", PATH] (or --url with a base URL)"
-grep -q 'install -d -o root -g genidd -m 2770 /run/genidd' docker/Dockerfile ||
+# The image's tree is assembled under /rootfs and copied onto scratch.
+grep -qE 'install -d -o (root|0) -g (genidd|10001) -m 2770 (/rootfs)?/run/genidd( |$)' docker/Dockerfile ||
     finding "docker/Dockerfile: /run/genidd must be root:genidd 2770 (root without CAP_DAC_OVERRIDE and uid 10001 both write it)"
+[ "$(grep -E '^FROM ' docker/Dockerfile | tail -n 1)" = "FROM scratch" ] ||
+    finding "docker/Dockerfile: the last stage must be FROM scratch (no distribution and no shell in the image)"
 grep -qE '^COPY Package.swift Package.resolved' docker/Dockerfile ||
     finding "docker/Dockerfile: Package.resolved must be copied with Package.swift"
 
