@@ -45,6 +45,10 @@ extension DaemonTests {
                 (["--cors-origin", "null"], "--cors-origin"),
                 (["--cors-origin", "ftp://dash.example.com"], "--cors-origin"),
                 (["--read-token-query"], "--read-token-file"),
+                (["--no-such-option"], "unknown option '--no-such-option'"),
+                (["--no-tcp=1"], "--no-tcp takes no value"),
+                (["--heartbeat"], "--heartbeat needs a value (DURATION)"),
+                (["--heartbeat=soon"], "--heartbeat"),
             ])
         func badFlags(arguments: [String], mention: String) throws {
             let directory = try DaemonProcess.makeDirectory()
