@@ -541,7 +541,7 @@ vmclock_specs=()
 if ((counter)); then
     vmclock_specs=(
         vmclock_device='E2E init: /dev/vmclock0 present'
-        chosen='source chosen notification=poll source=vmclock why=.*carries a VM generation counter and notifies on update'
+        chosen='source chosen notification=poll source=vmclock .*why=.*carries a VM generation counter and notifies on update'
     )
 elif ((vmclock)); then
     vmclock_specs=(
