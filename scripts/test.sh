@@ -15,7 +15,10 @@
 #      CORS and resumption across a restart, and the refusal without CORS);
 #   8. the packaging (scripts/check-packaging.sh: systemd-analyze verify,
 #      hadolint, compose and Kubernetes schemas);
-#   9. the image (scripts/image-smoke.sh: builds docker/Dockerfile and runs
+#   9. the link order (scripts/link-order.sh --check: the functions the
+#      daemon runs, profiled under valgrind now, are those
+#      scripts/link-order.txt places together in release builds);
+#  10. the image (scripts/image-smoke.sh: builds docker/Dockerfile and runs
 #      it as compose does), only where podman or docker works: elsewhere it
 #      is reported as not run, and counts neither as passed nor as failed.
 # Set GENIDD_SKIP_VM=1 to skip step 4 (it needs root for apt-get and ~1-3 min).
@@ -68,6 +71,7 @@ stage "the API contract (scripts/check-api.sh)" env CHECK_API_BUILD=1 bash scrip
 stage "the client examples (scripts/check-examples.sh)" bash scripts/check-examples.sh
 stage "browsers (scripts/check-browser.sh)" bash scripts/check-browser.sh
 stage "the packaging (scripts/check-packaging.sh)" bash scripts/check-packaging.sh
+stage "the link order (scripts/link-order.sh --check)" bash scripts/link-order.sh --check
 engine=""
 for candidate in podman docker; do
     if command -v "$candidate" >/dev/null && "$candidate" info >/dev/null 2>&1; then
