@@ -94,23 +94,9 @@ sys.exit(1 if problems else 0)
 EOF
 
 # --- 2. the daemons ----------------------------------------------------------------
-binary=${GENIDD_BIN:-}
-if [ -z "$binary" ]; then
-    for candidate in .build/release/genidd .build/debug/genidd; do
-        if [ -x "$candidate" ] && { [ -z "$binary" ] || [ "$candidate" -nt "$binary" ]; }; then
-            binary=$candidate
-        fi
-    done
-    if [ -z "$binary" ] || [ "${CHECK_API_BUILD:-0}" = 1 ]; then
-        say "building genidd (debug)"
-        # shellcheck source=scripts/setup.sh
-        source scripts/setup.sh
-        swift build --product genidd >&2 && swift build --product genidd-daemon >&2
-        binary=.build/debug/genidd
-    fi
-    newer=$(find Sources Package.swift -newer "$binary" -type f | head -n 1)
-    [ -z "$newer" ] || say "warning: $binary is older than $newer (CHECK_API_BUILD=1 rebuilds)"
-fi
+# shellcheck source=scripts/genidd-binary.sh
+source scripts/genidd-binary.sh
+find_genidd CHECK_API_BUILD
 say "daemon: $binary"
 
 tmp=$(mktemp -d /tmp/genidd-check-api.XXXXXX)

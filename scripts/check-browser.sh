@@ -33,19 +33,9 @@ if ! "$venv/bin/python" -c 'import websocket' 2>/dev/null; then
 fi
 installed_time=$(date +%s)
 
-binary=${GENIDD_BIN:-}
-if [ -z "$binary" ]; then
-    for candidate in .build/release/genidd .build/debug/genidd; do
-        if [ -x "$candidate" ] && { [ -z "$binary" ] || [ "$candidate" -nt "$binary" ]; }; then
-            binary=$candidate
-        fi
-    done
-    if [ -z "$binary" ] || [ "${CHECK_BROWSER_BUILD:-0}" = 1 ]; then
-        say "building genidd (debug)"
-        swift build --product genidd >&2 && swift build --product genidd-daemon >&2
-        binary=.build/debug/genidd
-    fi
-fi
+# shellcheck source=scripts/genidd-binary.sh
+source scripts/genidd-binary.sh
+find_genidd CHECK_BROWSER_BUILD
 
 work=$(mktemp -d /tmp/genidd-check-browser.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -50,19 +50,9 @@ if ! "$venv/bin/python" -c 'import httpx_sse, sseclient, openapi_python_client, 
     "$venv/bin/pip" install -q --disable-pip-version-check "${python_packages[@]}"
 fi
 
-binary=${GENIDD_BIN:-}
-if [ -z "$binary" ]; then
-    for candidate in .build/release/genidd .build/debug/genidd; do
-        if [ -x "$candidate" ] && { [ -z "$binary" ] || [ "$candidate" -nt "$binary" ]; }; then
-            binary=$candidate
-        fi
-    done
-    if [ -z "$binary" ] || [ "${CHECK_EXAMPLES_BUILD:-0}" = 1 ]; then
-        say "building genidd (debug)"
-        swift build --product genidd >&2 && swift build --product genidd-daemon >&2
-        binary=.build/debug/genidd
-    fi
-fi
+# shellcheck source=scripts/genidd-binary.sh
+source scripts/genidd-binary.sh
+find_genidd CHECK_EXAMPLES_BUILD
 
 # --- the daemon ----------------------------------------------------------------
 tmp=$(mktemp -d /tmp/genidd-check-examples.XXXXXX)

@@ -227,8 +227,8 @@ sys.exit(1 if problems else 0)
 EOF
 
 # --- scripts -----------------------------------------------------------------------------
-say "shellcheck scripts/check-*.sh scripts/image-*.sh scripts/build-release.sh scripts/link-order.sh bench/footprint.sh bench/hostile.sh"
-shellcheck -x scripts/check-*.sh scripts/image-*.sh scripts/build-release.sh scripts/link-order.sh bench/footprint.sh bench/hostile.sh ||
+say "shellcheck scripts/check-*.sh scripts/image-*.sh scripts/build-release.sh scripts/genidd-binary.sh scripts/link-order.sh bench/footprint.sh bench/hostile.sh"
+shellcheck -x scripts/check-*.sh scripts/image-*.sh scripts/build-release.sh scripts/genidd-binary.sh scripts/link-order.sh bench/footprint.sh bench/hostile.sh ||
     finding "shellcheck reported the above"
 
 if [ "$findings" -ne 0 ]; then
