@@ -19,8 +19,9 @@ final class Sweeper: Sendable {
     private let stopSignal: WakeSignal
     private let thread: OSThread
 
-    /// After this many connections closed since the last trim, free heap
-    /// memory goes back to the kernel (RSS returns after a flood).
+    /// After this many connections closed since the last trim (a wave that
+    /// ended, or a stream of short ones), free heap memory goes back to the
+    /// kernel, so RSS returns after a flood.
     static let trimAfterClosing = 1000
     /// How soon after a trim to look again: closes do not wake the sweeper,
     /// and the tail of a wave, closing after the trim, would otherwise keep
@@ -44,7 +45,7 @@ final class Sweeper: Sendable {
     }
 
     private static func run(hub: GenerationHub, connections: ConnectionTable, stop: WakeSignal, logger: Logger) {
-        var highWater = connections.count
+        var closedAtTrim = connections.closedTotal
         // After a trim: when to look again, and how many were open at the trim.
         var recheck: (at: MonotonicInstant, open: Int)?
         while true {
@@ -57,18 +58,19 @@ final class Sweeper: Sendable {
                     "closed connections that sent no request in time", metadata: ["count": "\(expired.closed)"])
             }
             next = min(next, expired.next)
-            // Return memory once a wave of connections is gone, and again
-            // while its tail is still closing.
+            // Return memory once a thousand connections closed, and again
+            // while the tail of a wave is still closing (fewer open than at
+            // the trim; steady traffic does not keep trimming).
             let open = connections.count
-            highWater = max(highWater, open)
+            let closed = connections.closedTotal
             var tailClosed = false
             if let check = recheck, now >= check.at {
                 tailClosed = open < check.open
                 recheck = nil
             }
-            if highWater - open >= trimAfterClosing || tailClosed {
+            if closed - closedAtTrim >= trimAfterClosing || tailClosed {
                 KernelShims.trimHeap()
-                highWater = open
+                closedAtTrim = closed
                 recheck = (now.advanced(by: trimRecheck), open)
             }
             if let check = recheck {
