@@ -8,26 +8,15 @@ import Logging
     import Glibc
 #endif
 
-/// Writes `text` to standard error in one write.
-func printError(_ text: String) {
-    var bytes = Array((text + "\n").utf8)
-    _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-}
-
-func printOutput(_ text: String) {
-    var bytes = Array(text.utf8)
-    _ = bytes.withUnsafeMutableBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
-}
-
 var configuration = DaemonConfiguration()
 configuration.version = GeniddVersion.current
 do {
     switch try ServeCommandLine.parse(Array(CommandLine.arguments.dropFirst())) {
     case .help:
-        printOutput(ServeCommandLine.help)
+        Console.write(ServeCommandLine.help, to: STDOUT_FILENO)
         exit(0)
     case .version:
-        printOutput("genidd \(GeniddVersion.current)\n")
+        Console.out("genidd \(GeniddVersion.current)")
         exit(0)
     case .serve(let given):
         for (option, values) in given {
@@ -37,7 +26,7 @@ do {
         try configuration.finish()
     }
 } catch {
-    printError("genidd serve: \(error)\nUsage: genidd serve [OPTIONS] (see genidd serve --help)")
+    Console.error("genidd serve: \(error)\nUsage: genidd serve [OPTIONS] (see genidd serve --help)")
     exit(64)
 }
 

@@ -1,3 +1,5 @@
+import GeniddSystem
+
 #if canImport(Glibc)
     import Glibc
 #endif

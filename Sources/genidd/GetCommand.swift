@@ -1,4 +1,5 @@
 import ArgumentParser
+import GeniddSystem
 import Logging
 
 /// `genidd get`: the current state, once.

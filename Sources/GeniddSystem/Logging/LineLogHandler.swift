@@ -51,7 +51,6 @@ public struct LineLogHandler: LogHandler {
             }
             line = JSONCodec.encode(.object(members)) + "\n"
         }
-        var bytes = Array(line.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        Console.write(line, to: STDERR_FILENO)
     }
 }

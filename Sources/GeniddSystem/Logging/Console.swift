@@ -2,21 +2,23 @@
     import Glibc
 #endif
 
-/// Standard output and error for the client commands: each line leaves in
-/// one `write(2)`, unbuffered, so that a reader of a pipe sees it at once and
-/// lines from a command run by `watch --exec` never split ours.
-enum Console {
+/// Standard output and error for both executables and the log: each line
+/// leaves in one `write(2)` (continued only after a partial write),
+/// unbuffered, so that a reader of a pipe sees it at once and lines from a
+/// command run by `watch --exec` never split ours.
+public enum Console {
     /// Writes `line` and a newline to standard output.
-    static func out(_ line: String) {
+    public static func out(_ line: String) {
         write(line + "\n", to: STDOUT_FILENO)
     }
 
     /// Writes `line` and a newline to standard error.
-    static func error(_ line: String) {
+    public static func error(_ line: String) {
         write(line + "\n", to: STDERR_FILENO)
     }
 
-    private static func write(_ text: String, to descriptor: Int32) {
+    /// Writes `text` as it is (no newline added) to `descriptor`.
+    public static func write(_ text: String, to descriptor: Int32) {
         var bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {
